@@ -1,0 +1,52 @@
+"""The command line: `python -m derive values|build ...`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .errors import DeriveError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run one command, and map derive's errors to exit code 2."""
+    parser = argparse.ArgumentParser(prog="python -m derive", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    values = commands.add_parser("values", help="print an example's numbers as JSON")
+    values.add_argument("example", type=Path)
+    build = commands.add_parser("build", help="build the site (default: every examples/*.toml)")
+    build.add_argument("examples", type=Path, nargs="*")
+    build.add_argument("--site-dir", type=Path, default=Path("site"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        if args.command == "values":
+            return _values(args.example)
+        return _build(args.examples, args.site_dir)
+    except DeriveError as err:
+        print(err, file=sys.stderr)
+        return 2
+
+
+def _values(path: Path) -> int:
+    from .answer_key import answer_key, to_json
+    from .numeric import train
+    from .spec import load_example
+
+    example = load_example(path)
+    sys.stdout.write(to_json(answer_key(example, train(example))))
+    return 0
+
+
+def _build(examples: list[Path], site_dir: Path) -> int:
+    from .build import build_site
+
+    built = build_site(examples or None, site_dir)
+    print(f"built {built}; serve it with: mkdocs serve", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Load and validate an example file (TOML) into a frozen `Example`.
+
+Every problem is reported as `file: field: what is wrong`. The file is data: no string from it
+is ever evaluated, parsed as an expression or handed to SymPy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .errors import SpecError
+
+LOSSES = ("l2", "mse", "bce", "cross_entropy")
+MAX_WIDTH = 4096
+MAX_LAYERS = 32
+MAX_SAMPLES = 100_000
+MAX_STEPS = 10_000
+MAX_PRECISION = 12
+
+_SCHEMA = {
+    "": {"title", "description", "network", "data", "weights", "training", "render"},
+    "network": {"sizes", "activations", "loss", "bias"},
+    "data": {"X", "y"},
+    "training": {"learning_rate", "steps"},
+    "render": {"precision", "exact"},
+}
+
+
+@dataclass(frozen=True)
+class Network:
+    """The architecture: layer widths, one activation per layer, the loss, biases or not."""
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    loss: str
+    bias: bool
+
+    @property
+    def depth(self) -> int:
+        return len(self.sizes) - 1
+
+
+@dataclass(frozen=True, eq=False)
+class Example:
+    """A validated worked example; X is d x N and Y is k x N (columns are samples)."""
+
+    path: Path
+    title: str
+    description: str
+    network: Network
+    X: np.ndarray
+    Y: np.ndarray
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    learning_rate: float
+    steps: int
+    precision: int
+    exact: bool
+
+    @property
+    def name(self) -> str:
+        """The file's stem: the example's page, `.tex` and `.json` are named after it."""
+        return self.path.stem
+
+    @property
+    def parameters(self) -> dict[str, np.ndarray]:
+        """W1..WL (and b1..bL as columns) by name, in layer order."""
+        params = {}
+        for layer, weight in enumerate(self.weights, start=1):
+            params[f"W{layer}"] = weight
+            if self.network.bias:
+                params[f"b{layer}"] = self.biases[layer - 1]
+        return params
+
+
+def load_example(path: Path | str) -> Example:
+    """Read and validate one example file; raise `SpecError` naming the file and field."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(path, "file", "no such file") from None
+    except IsADirectoryError:
+        raise SpecError(path, "file", "is a directory, not an example file") from None
+    except UnicodeDecodeError:
+        raise SpecError(path, "file", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(path, "toml", f"invalid TOML ({err})") from None
+    return _Validator(path).example(raw)
+
+
+class _Validator:
+    """Checks one parsed TOML document field by field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, field: str, problem: str) -> SpecError:
+        return SpecError(self.path, field, problem)
+
+    def example(self, raw: dict[str, Any]) -> Example:
+        self.keys("", raw)
+        for table in ("network", "data", "weights"):
+            if table not in raw:
+                raise self.fail(table, "missing table")
+        for table in ("network", "data", "weights", "training", "render"):
+            if not isinstance(raw.get(table, {}), dict):
+                raise self.fail(table, "must be a table")
+        network = self.network(raw["network"])
+        X, Y = self.data(raw["data"], network)
+        weights, biases = self.weights(raw["weights"], network)
+        training = raw.get("training", {})
+        render = raw.get("render", {})
+        self.keys("training", training)
+        self.keys("render", render)
+        return Example(
+            path=self.path,
+            title=self.text("title", raw.get("title", self.path.stem)),
+            description=self.text("description", raw.get("description", "")),
+            network=network,
+            X=X,
+            Y=Y,
+            weights=weights,
+            biases=biases,
+            learning_rate=self.learning_rate(training.get("learning_rate", 0.5)),
+            steps=self.integer("training.steps", training.get("steps", 1), 1, MAX_STEPS),
+            precision=self.integer("render.precision", render.get("precision", 4), 0,
+                                   MAX_PRECISION),
+            exact=self.boolean("render.exact", render.get("exact", False)),
+        )
+
+    def keys(self, table: str, values: dict[str, Any]) -> None:
+        allowed = _SCHEMA[table]
+        for key in values:
+            if key not in allowed:
+                field = f"{table}.{key}" if table else key
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise self.fail(field, f"unknown key{hint}")
+
+    def network(self, raw: dict[str, Any]) -> Network:
+        self.keys("network", raw)
+        for key in ("sizes", "activations", "loss"):
+            if key not in raw:
+                raise self.fail(f"network.{key}", "missing")
+        sizes = raw["sizes"]
+        if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS + 1:
+            raise self.fail("network.sizes", f"must be a list of 2 to {MAX_LAYERS + 1} widths")
+        for i, size in enumerate(sizes):
+            self.integer(f"network.sizes[{i}]", size, 1, MAX_WIDTH)
+        activations = raw["activations"]
+        if not isinstance(activations, list) or len(activations) != len(sizes) - 1:
+            raise self.fail("network.activations",
+                            f"must be a list of {len(sizes) - 1} names, one per layer")
+        for i, name in enumerate(activations):
+            if name not in ACTIVATIONS:
+                raise self.fail(f"network.activations[{i}]",
+                                f"unknown activation {_show(name)}; use one of "
+                                + ", ".join(ACTIVATIONS))
+            if name == "softmax" and i != len(activations) - 1:
+                raise self.fail(f"network.activations[{i}]", "softmax is allowed on the last layer only")
+        loss = raw["loss"]
+        if loss not in LOSSES:
+            raise self.fail("network.loss", f"unknown loss {_show(loss)}; use one of " + ", ".join(LOSSES))
+        if activations[-1] == "softmax" and loss != "cross_entropy":
+            raise self.fail("network.loss", "a softmax output goes with the cross_entropy loss")
+        if loss == "cross_entropy" and activations[-1] != "softmax":
+            raise self.fail("network.activations", "the cross_entropy loss needs a softmax output layer")
+        if loss == "bce" and activations[-1] != "sigmoid":
+            raise self.fail("network.activations", "the bce loss needs outputs in (0, 1): a sigmoid output layer")
+        bias = self.boolean("network.bias", raw.get("bias", False))
+        return Network(tuple(sizes), tuple(activations), loss, bias)
+
+    def data(self, raw: dict[str, Any], network: Network) -> tuple[np.ndarray, np.ndarray]:
+        self.keys("data", raw)
+        for key in ("X", "y"):
+            if key not in raw:
+                raise self.fail(f"data.{key}", "missing")
+        d, k = network.sizes[0], network.sizes[-1]
+        X = self.matrix("data.X", raw["X"], columns=d)
+        if X.shape[0] > MAX_SAMPLES:
+            raise self.fail("data.X", f"at most {MAX_SAMPLES} samples")
+        y = raw["y"]
+        flat = isinstance(y, list) and k == 1 and all(not isinstance(v, list) for v in y)
+        Y = self.vector("data.y", y, X.shape[0])[:, None] if flat else self.matrix("data.y", y, columns=k)
+        if Y.shape[0] != X.shape[0]:
+            raise self.fail("data.y", f"has {Y.shape[0]} rows but X has {X.shape[0]} samples")
+        if network.loss == "bce" and not np.all((Y >= 0) & (Y <= 1)):
+            raise self.fail("data.y", "bce targets must lie in [0, 1]")
+        if network.loss == "cross_entropy" and not (
+            np.all(Y >= 0) and np.allclose(Y.sum(axis=1), 1.0, rtol=0, atol=1e-9)
+        ):
+            raise self.fail("data.y", "cross_entropy targets must be distributions: each row >= 0, summing to 1")
+        return X.T.copy(), Y.T.copy()
+
+    def weights(self, raw: dict[str, Any], network: Network) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        depth = network.depth
+        expected = {f"W{l}" for l in range(1, depth + 1)}
+        if network.bias:
+            expected |= {f"b{l}" for l in range(1, depth + 1)}
+        for key in raw:
+            if key not in expected:
+                if key.startswith("b") and key[1:].isdigit() and not network.bias:
+                    raise self.fail(f"weights.{key}", "biases given but network.bias is false")
+                close = difflib.get_close_matches(key, sorted(expected), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise self.fail(f"weights.{key}", f"unknown key{hint}")
+        weights, biases = [], []
+        for l in range(1, depth + 1):
+            rows, cols = network.sizes[l], network.sizes[l - 1]
+            if f"W{l}" not in raw:
+                raise self.fail(f"weights.W{l}", f"missing ({rows} x {cols} matrix)")
+            W = self.matrix(f"weights.W{l}", raw[f"W{l}"], columns=cols)
+            if W.shape[0] != rows:
+                raise self.fail(f"weights.W{l}", f"must have {rows} rows (sizes[{l}]), not {W.shape[0]}")
+            weights.append(W)
+            if network.bias:
+                if f"b{l}" not in raw:
+                    raise self.fail(f"weights.b{l}", f"missing (list of {rows} numbers)")
+                biases.append(self.vector(f"weights.b{l}", raw[f"b{l}"], rows)[:, None])
+        return tuple(weights), tuple(biases)
+
+    def matrix(self, field: str, value: Any, columns: int) -> np.ndarray:
+        if not isinstance(value, list) or not value:
+            raise self.fail(field, "must be a non-empty list of rows")
+        rows = []
+        for i, row in enumerate(value):
+            if not isinstance(row, list):
+                raise self.fail(f"{field}[{i}]", "must be a list of numbers (one row)")
+            rows.append(self.vector(f"{field}[{i}]", row, columns))
+        return np.array(rows, dtype=float)
+
+    def vector(self, field: str, value: Any, length: int) -> np.ndarray:
+        if not isinstance(value, list):
+            raise self.fail(field, "must be a list of numbers")
+        if len(value) != length:
+            raise self.fail(field, f"must have {length} entries, not {len(value)}")
+        return np.array([self.number(f"{field}[{i}]", v) for i, v in enumerate(value)], dtype=float)
+
+    def number(self, field: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(field, f"must be a number, not {_show(value)}")
+        if not math.isfinite(value):
+            raise self.fail(field, f"must be finite, not {value}")
+        return float(value)
+
+    def integer(self, field: str, value: Any, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(field, f"must be a whole number, not {_show(value)}")
+        if not low <= value <= high:
+            raise self.fail(field, f"must be between {low} and {high}, not {value}")
+        return value
+
+    def boolean(self, field: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(field, f"must be true or false, not {_show(value)}")
+        return value
+
+    def text(self, field: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self.fail(field, f"must be a string, not {_show(value)}")
+        return value
+
+    def learning_rate(self, value: Any) -> float:
+        rate = self.number("training.learning_rate", value)
+        if not 0 < rate <= 1e6:
+            raise self.fail("training.learning_rate", f"must be positive (and at most 1e6), not {rate}")
+        return rate
+
+
+def _show(value: Any) -> str:
+    """A short, safe rendering of a bad value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
