@@ -1,0 +1,75 @@
+"""LaTeX for the pages: SymPy expressions in textbook notation, numeric bmatrix tables, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import sympy
+from sympy.printing.latex import LatexPrinter
+
+_NAMES = [
+    (re.compile(r"dL_d([A-Za-z]+)(\d+)"), r"\frac{{\partial L}}{{\partial {0}_{{{1}}}}}"),
+    (re.compile(r"delta(\d+)"), r"\delta_{{{0}}}"),
+]
+
+
+class DerivationPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with element-wise functions written as f(S) and named gradients."""
+
+    def _print_ElementwiseApplyFunction(self, expr: sympy.Basic) -> str:
+        (variable,), body = expr.function.variables, expr.function.expr
+        names = self._settings["symbol_names"]
+        self._settings["symbol_names"] = {**names, variable: self._print(expr.expr)}
+        try:
+            return self._print(body)
+        finally:
+            self._settings["symbol_names"] = names
+
+    def _print_MatrixSymbol(self, expr: sympy.Basic) -> str:
+        for pattern, template in _NAMES:
+            match = pattern.fullmatch(expr.name)
+            if match:
+                return template.format(*match.groups())
+        return super()._print_MatrixSymbol(expr)
+
+    def _print_OneMatrix(self, expr: sympy.Basic) -> str:
+        return r"\mathbf{1}"
+
+
+_PRINTER = DerivationPrinter({"mat_symbol_style": "plain"})
+
+
+def tex(expr: sympy.Basic) -> str:
+    """An expression (or a symbol's name) in the notation of the pages."""
+    return _PRINTER.doprint(expr)
+
+
+def number(value: float, precision: int) -> str:
+    """A number at the example's precision, never as -0.0000."""
+    text = f"{value:.{precision}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def bmatrix(values: np.ndarray, precision: int) -> str:
+    """A numeric matrix (or scalar) as a LaTeX bmatrix at the given precision."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    rows = [" & ".join(number(v, precision) for v in row) for row in values]
+    return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+
+def shape(values: np.ndarray) -> str:
+    """`3 \\times 4`: the shape of a matrix as it is written on the page."""
+    rows, cols = np.atleast_2d(values).shape
+    return rf"{rows} \times {cols}"
+
+
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
+}
+
+
+def escape_latex(text: str) -> str:
+    """Plain text safe inside a LaTeX document: every special character made literal."""
+    return "".join(_TEX_SPECIALS.get(c, c) for c in text)

@@ -1,0 +1,110 @@
+"""An example's generated files: the Markdown page, the LaTeX document and the JSON answer key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sympy
+
+from .answer_key import answer_key, to_json
+from .expansion import Expansion, expand, is_small
+from .latex import tex
+from .numeric import TrainingStep, compile_derivation, train
+from .render import render
+from .spec import Example, load_example
+from .symbolic import Definition, Derivation, derive, shortcut_proof
+
+DETAILED_STEPS = 3
+"""Training steps shown with every number; later steps appear in the loss table only."""
+LOSS_TABLE_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One defined quantity as the page shows it: its symbol, formula and how it was derived."""
+
+    name: str
+    symbol: str
+    formula: str
+    meaning: str
+    objective: str | None
+    wrt: str | None
+    dims: str
+
+
+def example_pages(path: Path) -> dict[str, str]:
+    """Docs-relative paths (`examples/NAME.md`, `.tex`, `.json`) mapped to their contents."""
+    example = load_example(path)
+    derivation = derive(example.network)
+    steps = train(example)
+    context = _context(example, derivation, steps)
+    name = example.name
+    return {
+        f"examples/{name}.md": render("example.md.j2", **context),
+        f"examples/{name}.tex": render("example.tex.j2", **context),
+        f"examples/{name}.json": to_json(answer_key(example, steps)),
+    }
+
+
+def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]) -> dict:
+    sizes = {w: n for w, n in zip(derivation.widths, example.network.sizes)}
+    sizes[derivation.N] = example.X.shape[1]
+    expansion = expand(derivation, example) if is_small(example) else None
+    shown = min(len(steps), LOSS_TABLE_ROWS)
+    table_rows = sorted({round(i * (len(steps) - 1) / max(shown - 1, 1)) for i in range(shown)})
+    return {
+        "example": example,
+        "network": example.network,
+        "precision": example.precision,
+        "forward": [_quantity(d, sizes) for d in derivation.forward],
+        "backward": [_quantity(d, sizes) for d in derivation.backward],
+        "locals": derivation.locals,
+        "shortcut": _shortcut(derivation, example),
+        "parameters": [p.name for p in derivation.parameters],
+        "steps": steps,
+        "detailed": steps[:DETAILED_STEPS],
+        "loss_table": [(i + 1, steps[i]) for i in table_rows],
+        "expanded": _expanded_entry(expansion),
+        "expansion_agrees": expansion.agrees() if expansion else None,
+        "relu_like": sorted({a for a in example.network.activations if "relu" in a}),
+        "source": compile_derivation(derivation).source(),
+    }
+
+
+def _quantity(definition: Definition, sizes: dict) -> Quantity:
+    symbol = definition.symbol
+    dims = ""
+    if isinstance(symbol, sympy.MatrixSymbol):
+        rows, cols = (sympy.sympify(n).xreplace(sizes) for n in symbol.shape)
+        dims = rf"{rows} \times {cols}"
+    derived = definition.objective is not None
+    named = derived and not symbol.name.startswith("dL_d")
+    return Quantity(
+        name=symbol.name,
+        symbol=tex(symbol),
+        formula=tex(definition.expr),
+        meaning=rf"\frac{{\partial L}}{{\partial {tex(definition.wrt)}}} = " if named else "",
+        objective=tex(definition.objective) if derived else None,
+        wrt=tex(definition.wrt) if derived else None,
+        dims=dims,
+    )
+
+
+def _shortcut(derivation: Derivation, example: Example) -> dict | None:
+    if derivation.output_shortcut is None:
+        return None
+    loss, residual = shortcut_proof(derivation.output_shortcut, example.network.sizes[-1])
+    delta = derivation.backward[0]
+    return {"loss": tex(loss), "residual": tex(residual), "symbol": tex(delta.symbol),
+            "formula": tex(delta.expr), "kind": derivation.output_shortcut}
+
+
+def _expanded_entry(expansion: Expansion | None) -> dict | None:
+    """The first entry of dL/dW1, differentiated from the fully expanded loss."""
+    if expansion is None:
+        return None
+    weight = expansion.weights["W1"][0, 0]
+    terms = [tex(term) for term in sympy.Add.make_args(expansion.elementwise["W1"][0, 0])]
+    return {"weight": tex(weight), "terms": [t if t.startswith("-") else f"+ {t}" for t in terms]}
+

@@ -1,0 +1,52 @@
+"""The Jinja environment of the pages: TeX-friendly delimiters, filters registered once."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .latex import bmatrix, escape_latex, number, shape, tex
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|$~])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text from an example file, shown literally: HTML-escaped, Markdown specials backslashed."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def escape_html(text: str) -> str:
+    """Text for an HTML attribute or a YAML front-matter string (quoted, HTML-escaped)."""
+    return json.dumps(html.escape(text))
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Jinja with `((* *))`, `((( )))`, `((= =))` so templates never clash with TeX braces."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((=", comment_end_string="=))",
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(
+        tex=tex, bmatrix=bmatrix, number=number, shape=shape,
+        escape_latex=escape_latex, escape_markdown=escape_markdown, escape_html=escape_html,
+    )
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """One template rendered with the given context."""
+    return environment().get_template(template).render(**context)
