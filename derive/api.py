@@ -28,7 +28,7 @@ def gradient_function(network: Network) -> GradientFunction:
 
 
 def _batched(function: Callable, network: Network) -> Callable:
-    """Adapt a lambdified function of (X, Y, *parameters, N) to user-shaped arguments."""
+    """Adapt a lambdified function of (X, Y, *parameters) to user-shaped arguments."""
     k = network.sizes[-1]
 
     def call(X, y, *parameters):
@@ -36,7 +36,7 @@ def _batched(function: Callable, network: Network) -> Callable:
         parameters = [np.asarray(p, dtype=float) for p in parameters]
         if network.bias:
             parameters = [p.reshape(-1, 1) if i % 2 else p for i, p in enumerate(parameters)]
-        return function(X, as_columns(y, k), *parameters, X.shape[1])
+        return function(X, as_columns(y, k), *parameters)
 
     return call
 
@@ -47,6 +47,6 @@ def seed_functions() -> dict[str, Callable]:
     derivation = derive(SEED)
     functions = {"gradients": gradient_function(SEED)}
     for gradient in derivation.gradients:
-        single = lambdify(derivation.leaves, derivation.composite(gradient))
+        single = lambdify(derivation, derivation.composite(gradient))
         functions[gradient.name] = _batched(single, SEED)
     return functions

@@ -16,7 +16,18 @@ from .symbolic import Derivation, derive
 
 
 class MatrixNumPyPrinter(NumPyPrinter):
-    """NumPyPrinter that also prints element-wise functions of matrices, traces and softmax."""
+    """NumPyPrinter that also prints element-wise functions of matrices, traces and softmax.
+
+    `dimensions` maps each size symbol to the code that reads it off an argument's shape, so the
+    functions work for any widths and batch size without taking them as arguments.
+    """
+
+    def __init__(self, dimensions: dict[sympy.Symbol, str]) -> None:
+        super().__init__()
+        self._dimensions = dimensions
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return self._dimensions.get(expr) or super()._print_Symbol(expr)
 
     def _print_ElementwiseApplyFunction(self, expr: sympy.Basic) -> str:
         # Print the scalar body with its variable standing for the (already printed) matrix.
@@ -25,6 +36,13 @@ class MatrixNumPyPrinter(NumPyPrinter):
         return self._print(body.xreplace({variable: argument}))
 
     def _print_Trace(self, expr: sympy.Basic) -> str:
+        # tr(P Q) = sum(Pᵀ ∘ Q): never forms the product, which is N x N for tr(Yᵀ log Ŷ).
+        factors = [a for a in getattr(expr.arg, "args", ()) if isinstance(a, sympy.MatrixExpr)]
+        if isinstance(expr.arg, sympy.MatMul) and len(factors) == 2:
+            coefficient = sympy.Mul(*(a for a in expr.arg.args if a not in factors))
+            P, Q = factors
+            total = f"{self._module_format('numpy.sum')}(({self._print(P.T)}) * ({self._print(Q)}))"
+            return total if coefficient == 1 else f"{self._print(coefficient)}*{total}"
         return f"{self._module_format('numpy.trace')}({self._print(expr.arg)})"
 
     def _print_relu(self, expr: sympy.Basic) -> str:
@@ -55,10 +73,30 @@ def softmax(S: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=0, keepdims=True)
 
 
-def lambdify(args: tuple[sympy.Basic, ...], exprs: list[sympy.Basic]) -> Callable:
-    """SymPy's lambdify with common subexpressions shared across all `exprs`."""
-    return sympy.lambdify(args, exprs, modules=[{"softmax": softmax}, "numpy"],
-                          printer=MatrixNumPyPrinter, cse=True, docstring_limit=0)
+def lambdify(derivation: Derivation, exprs: list[sympy.Basic] | sympy.Basic) -> Callable:
+    """SymPy's lambdify of `exprs` as a function of (X, Y, *parameters).
+
+    Common subexpressions are shared across all `exprs`, but never pulled out of the body of an
+    element-wise function, where they would refer to its bound variable.
+    """
+    bound = {v for e in sympy.sympify(exprs if isinstance(exprs, list) else [exprs])
+             for f in e.atoms(sympy.Lambda) for v in f.variables}
+    return sympy.lambdify(
+        derivation.arguments, exprs,
+        modules=[{"softmax": softmax}, "numpy"],
+        printer=MatrixNumPyPrinter(_dimensions(derivation)),
+        cse=lambda e: sympy.cse(e, ignore=bound, list=False),
+        docstring_limit=0,
+    )
+
+
+def _dimensions(derivation: Derivation) -> dict[sympy.Symbol, str]:
+    """Each size symbol read off the shape of an argument: N and n0 from X, n_l from W_l."""
+    weights = [p for p in derivation.parameters if p.name.startswith("W")]
+    dimensions = {derivation.N: "X.shape[1]", derivation.widths[0]: "X.shape[0]"}
+    for width, weight in zip(derivation.widths[1:], weights):
+        dimensions[width] = f"{weight.name}.shape[0]"
+    return dimensions
 
 
 @dataclass(frozen=True)
@@ -66,8 +104,8 @@ class Compiled:
     """The lambdified functions of one derivation.
 
     `intermediates` returns every defined quantity (forward and backward) in definition order;
-    `gradients` returns dL/dθ for every parameter θ. Both take the derivation's leaves
-    (X, Y, parameters..., N) with X as d x N and Y as k x N.
+    `gradients` returns dL/dθ for every parameter θ. Both take the derivation's arguments
+    (X, Y, parameters...) with X as d x N and Y as k x N.
     """
 
     derivation: Derivation
@@ -82,10 +120,9 @@ class Compiled:
 @cache
 def compile_derivation(derivation: Derivation) -> Compiled:
     """Lambdify every intermediate and, separately, just the gradients (less work per call)."""
-    leaves = derivation.leaves
     every = [derivation.composite(d.symbol) for d in derivation.definitions]
     gradients = [derivation.composite(g) for g in derivation.gradients]
-    return Compiled(derivation, lambdify(leaves, every), lambdify(leaves, gradients))
+    return Compiled(derivation, lambdify(derivation, every), lambdify(derivation, gradients))
 
 
 def as_columns(y: np.ndarray, k: int) -> np.ndarray:
@@ -113,8 +150,7 @@ def train(example: Example) -> list[TrainingStep]:
     parameters = example.parameters
     steps = []
     for _ in range(example.steps):
-        results = compiled.intermediates(example.X, example.Y, *parameters.values(),
-                                         example.X.shape[1])
+        results = compiled.intermediates(example.X, example.Y, *parameters.values())
         values = {d.symbol.name: _array(r) for d, r in zip(derivation.definitions, results)}
         gradients = {name: values[f"dL_d{name}"] for name in names}
         updated = {name: parameters[name] - example.learning_rate * gradients[name]

@@ -49,7 +49,9 @@ class Local:
 class Derivation:
     """Forward graph, loss and every chain-rule step of one architecture, for symbolic sizes."""
 
-    network: Network
+    activations: tuple[str, ...]
+    loss_name: str
+    bias: bool
     X: MatrixSymbol
     Y: MatrixSymbol
     N: Symbol
@@ -70,9 +72,9 @@ class Derivation:
         return self.forward[-1].symbol
 
     @property
-    def leaves(self) -> tuple[sympy.Basic, ...]:
-        """The inputs of every numeric function: data, parameters, then the batch size N."""
-        return (self.X, self.Y, *self.parameters, self.N)
+    def arguments(self) -> tuple[MatrixSymbol, ...]:
+        """The inputs of every numeric function: the data, then the parameters in layer order."""
+        return (self.X, self.Y, *self.parameters)
 
     def composite(self, symbol: sympy.Basic) -> sympy.Basic:
         """`symbol`'s definition with every intermediate substituted: leaves only."""
@@ -92,10 +94,18 @@ def vjp(objective: sympy.Basic, wrt: MatrixSymbol) -> sympy.Basic:
     return objective.diff(wrt)
 
 
-@cache
 def derive(network: Network) -> Derivation:
-    """Derive the loss and dL/dW_l (and dL/db_l) of every layer of `network`."""
-    depth = network.depth
+    """Derive the loss and dL/dW_l (and dL/db_l) of every layer of `network`.
+
+    The derivation holds for any widths and batch size, so it is shared by every network with
+    the same activations, loss and biases.
+    """
+    return _derive(network.activations, network.loss, network.bias)
+
+
+@cache
+def _derive(activations: tuple[str, ...], loss_name: str, bias: bool) -> Derivation:
+    depth = len(activations)
     widths = tuple(Symbol(f"n{l}", integer=True, positive=True) for l in range(depth + 1))
     N = Symbol("N", integer=True, positive=True)
     X = MatrixSymbol("X", widths[0], N)
@@ -111,23 +121,23 @@ def derive(network: Network) -> Derivation:
     for l in range(1, depth + 1):
         pre = weights[l - 1] * Z[l - 1]
         parameters.append(weights[l - 1])
-        if network.bias:
+        if bias:
             pre = pre + biases[l - 1] * ones.T
             parameters.append(biases[l - 1])
         forward.append(Definition(S[l - 1], pre, f"pre-activation of layer {l}"))
-        activation = network.activations[l - 1]
+        activation = activations[l - 1]
         forward.append(Definition(Z[l], _activate(activation, S[l - 1]), f"output of layer {l}"))
         if activation in ELEMENTWISE:
             locals_.append(_local(l, activation))
     loss = Symbol("L")
     output = Z[-1]
-    forward.append(Definition(loss, _loss(network.loss, Y, output, N), f"{network.loss} loss"))
+    forward.append(Definition(loss, _loss(loss_name, Y, output, N), f"{loss_name} loss"))
 
     backward, gradients = [], []
-    shortcut = _output_shortcut(network)
+    shortcut = _output_shortcut(activations[-1], loss_name)
     if shortcut:
         k = widths[-1]
-        scale = 1 / N if network.loss == "cross_entropy" else 1 / (N * k)
+        scale = 1 / N if loss_name == "cross_entropy" else 1 / (N * k)
         delta = MatrixSymbol(f"delta{depth}", widths[-1], N)
         backward.append(Definition(delta, scale * (output - Y), f"dL/dS{depth}"))
     else:
@@ -138,12 +148,12 @@ def derive(network: Network) -> Derivation:
         if not (shortcut and l == depth):
             upstream = backward[-1].symbol
             delta = MatrixSymbol(f"delta{l}", widths[l], N)
-            objective = Trace(upstream.T * _activate(network.activations[l - 1], S[l - 1]))
+            objective = Trace(upstream.T * _activate(activations[l - 1], S[l - 1]))
             backward.append(Definition(delta, vjp(objective, S[l - 1]), f"dL/dS{l}",
                                        objective, S[l - 1]))
         delta = backward[-1].symbol
         objective = Trace(delta.T * forward[2 * (l - 1)].expr)
-        for parameter in (weights[l - 1], biases[l - 1]) if network.bias else (weights[l - 1],):
+        for parameter in (weights[l - 1], biases[l - 1]) if bias else (weights[l - 1],):
             gradient = MatrixSymbol(f"dL_d{parameter.name}", *parameter.shape)
             backward.append(Definition(gradient, vjp(objective, parameter),
                                        f"dL/d{parameter.name}", objective, parameter))
@@ -154,7 +164,7 @@ def derive(network: Network) -> Derivation:
                                        objective, Z[l - 1]))
     order = {p.name: i for i, p in enumerate(parameters)}
     gradients.sort(key=lambda g: order[g.name.removeprefix("dL_d")])
-    return Derivation(network, X, Y, N, widths, tuple(parameters), tuple(forward),
+    return Derivation(activations, loss_name, bias, X, Y, N, widths, tuple(parameters), tuple(forward),
                       tuple(backward), tuple(locals_), tuple(gradients), shortcut)
 
 
@@ -188,9 +198,9 @@ def _loss(name: str, Y: MatrixSymbol, output: sympy.Basic, N: Symbol) -> sympy.B
     return -(Trace(Y.T * log) + Trace((sympy.OneMatrix(*Y.shape) - Y).T * log1m)) / (N * k)
 
 
-def _output_shortcut(network: Network) -> str | None:
+def _output_shortcut(output: str, loss: str) -> str | None:
     """The loss/activation pairs whose output delta is ŷ - y (scaled), proven per entry below."""
-    pair = (network.activations[-1], network.loss)
+    pair = (output, loss)
     return {("sigmoid", "bce"): "sigmoid_bce", ("softmax", "cross_entropy"): "softmax_ce"}.get(pair)
 
 
