@@ -1,0 +1,182 @@
+"""The MkDocs plugin: each example's pages and an offline MathJax, added to the site at build time.
+
+Nothing is ever written into docs/: generated files live only in MkDocs' file collection, so
+`mkdocs serve` can regenerate them on every change without re-triggering itself.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+import mathjax
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.livereload import LiveReloadServer
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils.meta import get_data
+
+from derive.errors import DeriveError
+from derive.pages import example_pages
+
+log = get_plugin_logger(__name__)
+
+# MathJax 3's browser build inside the `django-static-mathjax` wheel.
+MATHJAX_ROOT = Path(mathjax.__file__).parent / "static" / "mathjax"
+# Where the site serves it; MathJax finds its fonts and extensions relative to its script.
+MATHJAX_URI = "assets/mathjax"
+MATHJAX_SCRIPT = f"{MATHJAX_URI}/tex-chtml.js"
+# The files MathJax loads at run time: the TeX-to-HTML bundle, the fonts its CSS asks for, and
+# the TeX extensions its autoloader fetches for macros outside the bundle (e.g. \cancel).
+MATHJAX_FILES = (
+    "es5/tex-chtml.js",
+    "es5/output/chtml/fonts/woff-v2/*.woff",
+    "es5/input/tex/extensions/*.js",
+)
+# Replaced, in a hand-written page, by a list of links to every example page.
+EXAMPLES_MARKER = "<!-- derive:examples -->"
+
+
+class SiteError(DeriveError, PluginError):
+    """A DeriveError that MkDocs, too, reports as a one-line build error."""
+
+
+class GeneratedFile(NamedTuple):
+    """One generated file's text and the example it came from."""
+
+    source: Path
+    content: str
+
+
+def default_example_paths(root: Path) -> list[Path]:
+    """Every `examples/*.toml` under `root` (the directory holding mkdocs.yml), sorted."""
+    return sorted((root / "examples").glob("*.toml"))
+
+
+def generate_example_pages(paths: Iterable[Path]) -> dict[str, GeneratedFile]:
+    """Every example's generated files by docs-relative path; two examples may not share one."""
+    generated: dict[str, GeneratedFile] = {}
+    for path in paths:
+        for uri, content in example_pages(path).items():
+            if uri in generated:
+                raise DeriveError(
+                    f"{path}: generates {uri}, which {generated[uri].source} generates too"
+                )
+            generated[uri] = GeneratedFile(path, content)
+    return generated
+
+
+def mathjax_files() -> dict[str, Path]:
+    """The MathJax files the site needs, by their path in the site."""
+    found = {
+        f"{MATHJAX_URI}/{path.relative_to(MATHJAX_ROOT / 'es5').as_posix()}": path
+        for pattern in MATHJAX_FILES
+        for path in sorted(MATHJAX_ROOT.glob(pattern))
+    }
+    found[f"{MATHJAX_URI}/LICENSE"] = MATHJAX_ROOT / "LICENSE"
+    return found
+
+
+class DerivePlugin(BasePlugin):
+    """Adds the example pages, their navigation and an offline MathJax to the site."""
+
+    def __init__(self) -> None:
+        # Which example files to render; None means every examples/*.toml beside mkdocs.yml.
+        self.example_paths: list[Path] | None = None
+        # Files already generated for example_paths (by build_site), so none is derived twice.
+        self.generated: dict[str, GeneratedFile] | None = None
+        self._root = Path.cwd()
+        self._examples: dict[str, GeneratedFile] = {}
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        """Remember the project root and load MathJax after the page's own scripts (its config)."""
+        if config.config_file_path:
+            self._root = Path(config.config_file_path).resolve().parent
+        config.extra_javascript.append(MATHJAX_SCRIPT)
+        return config
+
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
+        """Publish MathJax and every example's pages, and list them in the navigation."""
+        for uri, path in mathjax_files().items():
+            _add(files, File.generated(config, uri, abs_src_path=str(path)), path)
+        try:
+            self._examples = (
+                self.generated
+                if self.generated is not None
+                else generate_example_pages(self._example_paths())
+            )
+        except DeriveError as err:
+            raise SiteError(str(err)) from err
+        for uri, generated in self._examples.items():
+            _add(files, File.generated(config, uri, content=generated.content), generated.source)
+        log.info("added %d generated file(s) from the examples", len(self._examples))
+        if config.nav is None:
+            config.nav = self._nav(files)
+        return files
+
+    def on_page_markdown(
+        self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str:
+        """Replace the examples marker in a hand-written page with links to the examples."""
+        if EXAMPLES_MARKER not in markdown:
+            return markdown
+        base = posixpath.dirname(page.file.src_uri) or "."
+        links = [
+            f"- [{_title(uri, generated.content)}]({posixpath.relpath(uri, base)})"
+            for uri, generated in self._examples.items()
+            if uri.endswith(".md")
+        ]
+        return markdown.replace(EXAMPLES_MARKER, "\n".join(links) or "No examples yet.")
+
+    def on_serve(
+        self, server: LiveReloadServer, *, config: MkDocsConfig, builder: object
+    ) -> LiveReloadServer:
+        """Rebuild when a template or an example changes (both live outside docs/)."""
+        watched = {self._root / "templates", self._root / "examples", *self._example_paths()}
+        for path in sorted(watched):
+            if path.exists():
+                server.watch(str(path))
+        return server
+
+    def _example_paths(self) -> list[Path]:
+        """The examples to render: the chosen ones, else every examples/*.toml."""
+        if self.example_paths is not None:
+            return list(self.example_paths)
+        return default_example_paths(self._root)
+
+    def _nav(self, files: Files) -> list[str | dict[str, str]]:
+        """Home, the other hand-written pages, then the example pages in example order."""
+        examples = [uri for uri in self._examples if uri.endswith(".md")]
+        written = sorted(
+            file.src_uri
+            for file in files.documentation_pages()
+            if file.src_uri not in self._examples
+        )
+        nav: list[str | dict[str, str]] = []
+        if "index.md" in written:
+            written.remove("index.md")
+            nav.append({"Home": "index.md"})
+        return nav + written + examples
+
+
+def _add(files: Files, file: File, source: Path) -> None:
+    """Add a generated file, refusing to shadow a file already in the site (e.g. in docs/)."""
+    existing = files.get_file_from_path(file.src_uri)
+    if existing is not None:
+        raise SiteError(
+            f"{file.src_uri}: generated from {source} would overwrite "
+            f"{existing.abs_src_path or existing.src_uri}"
+        )
+    files.append(file)
+
+
+def _title(uri: str, markdown: str) -> str:
+    """A generated page's front-matter title (else its file name), safe inside a Markdown link."""
+    _, meta = get_data(markdown)
+    title = str(meta.get("title") or posixpath.splitext(posixpath.basename(uri))[0])
+    return html.escape(title).replace("[", r"\[").replace("]", r"\]")

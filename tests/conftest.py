@@ -1,0 +1,19 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from derive.build import build_site
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site of every examples/*.toml, built once per test session (do not modify it)."""
+    return build_site(
+        site_dir=tmp_path_factory.mktemp("built") / "site", config_file=ROOT / "mkdocs.yml"
+    )

@@ -1,0 +1,242 @@
+"""The built site: reproducible, replaced only when a build succeeds, offline, and readable."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+import derive.mkdocs_plugin
+from derive.build import build_site
+from derive.errors import DeriveError
+from derive.mkdocs_plugin import generate_example_pages
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags that work for Debian's chromium on these machines (DESIGN §5).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under folder by relative path, with its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_two_builds_are_byte_identical(built_site: Path, tmp_path: Path) -> None:
+    again = snapshot(build_site(site_dir=tmp_path / "site", config_file=ROOT / "mkdocs.yml"))
+    first = snapshot(built_site)
+    assert sorted(again) == sorted(first)
+    assert [name for name in first if first[name] != again[name]] == []
+
+
+def raise_for_every_example(path: Path) -> dict[str, str]:
+    """An example_pages that fails, as a bad example file does."""
+    raise DeriveError(f"{path}: network.sizes: must hold at least two numbers")
+
+
+def page_with_broken_link(path: Path) -> dict[str, str]:
+    """An example_pages whose page MkDocs' strict mode rejects after writing the whole site."""
+    return {"examples/broken.md": "---\ntitle: Broken\n---\n\n[nowhere](missing.md)\n"}
+
+
+@pytest.mark.parametrize(
+    ("example_pages", "reason"),
+    [(raise_for_every_example, "network.sizes"), (page_with_broken_link, "missing.md")],
+)
+def test_failed_build_leaves_previous_site_and_docs(
+    built_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_pages, reason: str
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(built_site, site)
+    before, docs_before = snapshot(site), snapshot(ROOT / "docs")
+    monkeypatch.setattr(derive.mkdocs_plugin, "example_pages", example_pages)
+    with pytest.raises(DeriveError, match=re.escape(reason)) as failure:
+        build_site([ROOT / "examples" / "seed.toml"], site, ROOT / "mkdocs.yml")
+    assert "\n" not in str(failure.value)
+    assert snapshot(site) == before
+    assert snapshot(ROOT / "docs") == docs_before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+class ExternalResources(HTMLParser):
+    """Collects the URLs of scripts, styles, fonts, images and frames that point off the site."""
+
+    LOADING_LINKS = {"stylesheet", "preload", "modulepreload", "icon", "manifest", "prefetch"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        urls = [values.get("src")]
+        if tag == "link" and self.LOADING_LINKS & set((values.get("rel") or "").split()):
+            urls.append(values.get("href"))
+        self.found += [url for url in urls if url and is_external(url)]
+
+
+def is_external(url: str) -> bool:
+    """True for a URL that names a host (http:, https:, or protocol-relative //)."""
+    return bool(urlsplit(url.strip()).netloc)
+
+
+def test_no_page_or_stylesheet_loads_anything_from_outside(built_site: Path) -> None:
+    found: dict[str, list[str]] = {}
+    for path in built_site.rglob("*.html"):
+        parser = ExternalResources()
+        parser.feed(path.read_text(encoding="utf-8"))
+        found[path.name] = parser.found
+    for path in built_site.rglob("*.css"):
+        text = path.read_text(encoding="utf-8")
+        found[path.name] = [
+            url
+            for url in re.findall(r"""(?:url\(|@import\s+)\s*["']?([^"')\s]+)""", text)
+            if is_external(url)
+        ]
+    assert {name: urls for name, urls in found.items() if urls} == {}
+    assert (built_site / "assets" / "mathjax" / "tex-chtml.js").is_file()
+
+
+def playwright_or_skip():
+    """Playwright's sync API with Debian's chromium; skipped when missing, failed on CI."""
+    missing = [] if CHROMIUM.exists() else [str(CHROMIUM)]
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the playwright package")
+    if missing:
+        message = f"the browser test needs {' and '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return sync_playwright
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve folder over HTTP on 127.0.0.1 at a free port; yields the base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def seed_page_url() -> str:
+    """The site-relative URL of the page the plugin generates for examples/seed.toml."""
+    pages = generate_example_pages([ROOT / "examples" / "seed.toml"])
+    (markdown,) = [uri for uri in pages if uri.endswith(".md")]
+    return markdown.removesuffix(".md").removesuffix("index") + "/"
+
+
+# Runs in the page once MathJax has typeset it: what a reader would see, as numbers.
+INSPECT_PAGE = """async () => {
+  await MathJax.startup.promise;
+  await document.fonts.ready;
+  const math = [...document.querySelectorAll(".arithmatex")];
+  const glyphs = [...document.querySelectorAll("mjx-container mjx-c")];
+  const content = document.querySelector(".md-content");
+  const column = content.getBoundingClientRect();
+  // How far right an element shows: its box, clipped by each scrolling box around it.
+  const visibleRight = (el) => {
+    let right = el.getBoundingClientRect().right;
+    for (let box = el; box !== content; box = box.parentElement) {
+      if (getComputedStyle(box).overflowX !== "visible") {
+        right = Math.min(right, box.getBoundingClientRect().right);
+      }
+    }
+    return right;
+  };
+  const faces = [...document.fonts].filter((face) => face.family.startsWith("MJXTEX"));
+  return {
+    math: math.length,
+    untypeset: math.filter((el) => !el.querySelector("mjx-container")).length,
+    errors: document.querySelectorAll("mjx-merror, [data-mjx-error]").length,
+    // An undefined macro is not an error: MathJax shows its name in red instead.
+    red: math
+      .filter((el) => [...el.querySelectorAll("mjx-container *")]
+        .some((part) => getComputedStyle(part).color === "rgb(255, 0, 0)"))
+      .map((el) => MathJax.startup.document.getMathItemsWithin(el)[0].math),
+    text: document.body.innerText,
+    glyphs: glyphs.length,
+    blank: glyphs.filter((g) => {
+      const content = getComputedStyle(g, "::before").content;
+      return content === "none" || content === "normal";
+    }).length,
+    empty: [...document.querySelectorAll("mjx-container")]
+      .filter((c) => c.getBoundingClientRect().width === 0).length,
+    fonts: faces.filter((face) => face.status === "loaded").length,
+    fontErrors: faces.filter((face) => face.status === "error").length,
+    overflow: math.filter((el) => visibleRight(el) > column.right + 1).length,
+    pageWidth: document.documentElement.scrollWidth,
+    viewWidth: window.innerWidth,
+  };
+}"""
+
+
+def test_seed_page_renders_its_math_in_a_real_browser(built_site: Path) -> None:
+    sync_playwright = playwright_or_skip()
+    requests: list[str] = []
+    failed: list[str] = []
+    with serve(built_site) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+            page.on("pageerror", lambda error: failed.append(f"script error: {error}"))
+            page.goto(base + seed_page_url(), wait_until="load")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.arithmatex')]"
+                ".every((el) => el.querySelector('mjx-container'))",
+                timeout=15_000,
+            )
+            seen = page.evaluate(INSPECT_PAGE)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "seed.png"), full_page=True)
+        finally:
+            browser.close()
+    assert seen["math"] > 0 and seen["untypeset"] == 0
+    assert seen["errors"] == 0 and seen["red"] == []
+    assert "\\begin{" not in seen["text"] and "$$" not in seen["text"]
+    assert seen["glyphs"] > 0 and seen["blank"] == 0 and seen["empty"] == 0
+    assert seen["fonts"] > 0 and seen["fontErrors"] == 0
+    assert seen["overflow"] == 0 and seen["pageWidth"] <= seen["viewWidth"]
+    assert failed == []
+    assert {urlsplit(url).hostname for url in requests} == {"127.0.0.1"}
