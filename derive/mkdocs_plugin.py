@@ -137,8 +137,13 @@ class DerivePlugin(BasePlugin):
         self, server: LiveReloadServer, *, config: MkDocsConfig, builder: object
     ) -> LiveReloadServer:
         """Rebuild when a template or an example changes (both live outside docs/)."""
-        watched = {self._root / "templates", self._root / "examples", *self._example_paths()}
-        for path in sorted(watched):
+        folders = [self._root / "templates", self._root / "examples"]
+        outside = [
+            path
+            for path in self._example_paths()
+            if not any(path.resolve().is_relative_to(folder) for folder in folders)
+        ]
+        for path in folders + outside:
             if path.exists():
                 server.watch(str(path))
         return server
