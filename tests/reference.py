@@ -86,3 +86,47 @@ def central_differences(loss_of, parameter: np.ndarray, eps: float = 1e-6) -> np
         parameter[index] = saved
         grad[index] = (up - down) / (2 * eps)
     return grad
+
+
+def torch_gradients(X, Y, weights, biases, activations, loss):
+    """dL/dW_l and dL/db_l by torch autograd, float64, from the forward pass alone."""
+    import torch
+
+    functions = {
+        "linear": lambda s: s, "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+        "leaky_relu": lambda s: torch.nn.functional.leaky_relu(s, LEAK),
+        "softmax": lambda s: torch.softmax(s, dim=0),
+    }
+    Ws = [torch.tensor(W, dtype=torch.float64, requires_grad=True) for W in weights]
+    bs = [torch.tensor(b, dtype=torch.float64, requires_grad=True) for b in biases]
+    Z, T = torch.tensor(X, dtype=torch.float64), torch.tensor(Y, dtype=torch.float64)
+    for l, W in enumerate(Ws):
+        Z = functions[activations[l]](W @ Z + (bs[l] if bs else 0))
+    N, k = X.shape[1], Y.shape[0]
+    value = {
+        "l2": lambda: ((T - Z) ** 2).sum() / (2 * N),
+        "mse": lambda: ((T - Z) ** 2).mean(),
+        "bce": lambda: torch.nn.functional.binary_cross_entropy(Z, T, reduction="mean"),
+        "cross_entropy": lambda: -(T * torch.log(Z)).sum() / N,
+    }[loss]()
+    value.backward()
+    return [W.grad.numpy() for W in Ws], [b.grad.numpy() for b in bs]
+
+
+def toml_example(sizes, activations, loss, bias, X, Y, weights, biases, steps=1) -> str:
+    """An example file's text for the given network and numbers (X and Y are N x d, N x k)."""
+    def array(a):
+        return repr(np.asarray(a, dtype=float).tolist())
+
+    lines = [
+        "[network]", f"sizes = {list(sizes)}", f"activations = {list(activations)!r}".replace("'", '"'),
+        f'loss = "{loss}"', f"bias = {str(bias).lower()}",
+        "[data]", f"X = {array(X)}", f"y = {array(Y)}",
+        "[weights]",
+    ]
+    for l, W in enumerate(weights, start=1):
+        lines.append(f"W{l} = {array(W)}")
+        if bias:
+            lines.append(f"b{l} = {array(np.ravel(biases[l - 1]))}")
+    lines += ["[training]", "learning_rate = 0.1", f"steps = {steps}"]
+    return "\n".join(lines) + "\n"
