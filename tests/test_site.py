@@ -161,7 +161,7 @@ def seed_page_url() -> str:
     """The site-relative URL of the page the plugin generates for examples/seed.toml."""
     pages = generate_example_pages([ROOT / "examples" / "seed.toml"])
     (markdown,) = [uri for uri in pages if uri.endswith(".md")]
-    return markdown.removesuffix(".md").removesuffix("index") + "/"
+    return markdown.removesuffix(".md").removesuffix("/index") + "/"
 
 
 # Runs in the page once MathJax has typeset it: what a reader would see, as numbers.
@@ -193,10 +193,14 @@ INSPECT_PAGE = """async () => {
         .some((part) => getComputedStyle(part).color === "rgb(255, 0, 0)"))
       .map((el) => MathJax.startup.document.getMathItemsWithin(el)[0].math),
     text: document.body.innerText,
+    // Two formulas run together (no blank line between their $$ blocks) show the dollars.
+    runTogether: MathJax.startup.document.getMathItemsWithin(document.body)
+      .map((item) => item.math).filter((tex) => tex.includes("$$")),
     glyphs: glyphs.length,
+    // A glyph is drawn by its ::before rule; without one it is blank (DESIGN §5's pitfall).
     blank: glyphs.filter((g) => {
-      const content = getComputedStyle(g, "::before").content;
-      return content === "none" || content === "normal";
+      const before = getComputedStyle(g, "::before").content;
+      return before === "none" || before === "normal";
     }).length,
     empty: [...document.querySelectorAll("mjx-container")]
       .filter((c) => c.getBoundingClientRect().width === 0).length,
@@ -235,6 +239,7 @@ def test_seed_page_renders_its_math_in_a_real_browser(built_site: Path) -> None:
     assert seen["math"] > 0 and seen["untypeset"] == 0
     assert seen["errors"] == 0 and seen["red"] == []
     assert "\\begin{" not in seen["text"] and "$$" not in seen["text"]
+    assert seen["runTogether"] == []
     assert seen["glyphs"] > 0 and seen["blank"] == 0 and seen["empty"] == 0
     assert seen["fonts"] > 0 and seen["fontErrors"] == 0
     assert seen["overflow"] == 0 and seen["pageWidth"] <= seen["viewWidth"]
