@@ -15,12 +15,13 @@ from .latex import bmatrix, escape_latex, number, shape, tex
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|$~])")
+_MARKDOWN_SPECIALS = re.compile(r"[\\`*_{}\[\]()#+\-!|$~<>&]")
 
 
 def escape_markdown(text: str) -> str:
-    """Text from an example file, shown literally: HTML-escaped, Markdown specials backslashed."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=False))
+    """Text from an example file, shown literally: every Markdown, math and HTML special
+    character becomes a numeric entity (backslashes would read as math delimiters)."""
+    return _MARKDOWN_SPECIALS.sub(lambda m: f"&#{ord(m.group())};", text)
 
 
 def escape_html(text: str) -> str:
