@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     values = commands.add_parser("values", help="print an example's numbers as JSON")
     values.add_argument("example", type=Path)
+    check = commands.add_parser("check", help="compare gradients with finite differences")
+    check.add_argument("examples", type=Path, nargs="*")
     build = commands.add_parser("build", help="build the site (default: every examples/*.toml)")
     build.add_argument("examples", type=Path, nargs="*")
     build.add_argument("--site-dir", type=Path, default=Path("site"))
@@ -24,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "values":
             return _values(args.example)
+        if args.command == "check":
+            return _check(args.examples)
         return _build(args.examples, args.site_dir)
     except DeriveError as err:
         print(err, file=sys.stderr)
@@ -38,6 +42,20 @@ def _values(path: Path) -> int:
     example = load_example(path)
     sys.stdout.write(to_json(answer_key(example, train(example))))
     return 0
+
+
+def _check(paths: list[Path]) -> int:
+    """Print each example's gradient check; exit 1 when any exceeds its tolerance."""
+    from .gradcheck import format_table, gradient_check
+    from .spec import load_example
+
+    passed = True
+    for path in paths or sorted(Path("examples").glob("*.toml")):
+        example = load_example(path)
+        checks = gradient_check(example)
+        print(format_table(example, checks))
+        passed = passed and all(check.passed for check in checks)
+    return 0 if passed else 1
 
 
 def _build(examples: list[Path], site_dir: Path) -> int:

@@ -104,13 +104,14 @@ class Compiled:
     """The lambdified functions of one derivation.
 
     `intermediates` returns every defined quantity (forward and backward) in definition order;
-    `gradients` returns dL/dθ for every parameter θ. Both take the derivation's arguments
+    `gradients` returns dL/dθ for every parameter θ; `loss` returns L alone. All take the derivation's arguments
     (X, Y, parameters...) with X as d x N and Y as k x N.
     """
 
     derivation: Derivation
     intermediates: Callable
     gradients: Callable
+    loss: Callable
 
     def source(self) -> str:
         """The Python source lambdify generated for the gradients: what SymPy produced."""
@@ -122,7 +123,9 @@ def compile_derivation(derivation: Derivation) -> Compiled:
     """Lambdify every intermediate and, separately, just the gradients (less work per call)."""
     every = [derivation.composite(d.symbol) for d in derivation.definitions]
     gradients = [derivation.composite(g) for g in derivation.gradients]
-    return Compiled(derivation, lambdify(derivation, every), lambdify(derivation, gradients))
+    loss = lambdify(derivation, derivation.composite(derivation.loss))
+    return Compiled(derivation, lambdify(derivation, every), lambdify(derivation, gradients),
+                    lambda *arguments: float(loss(*arguments)))
 
 
 def as_columns(y: np.ndarray, k: int) -> np.ndarray:

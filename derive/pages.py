@@ -9,6 +9,7 @@ import sympy
 
 from .answer_key import answer_key, to_json
 from .expansion import Expansion, expand, is_small
+from .gradcheck import STEP, TOLERANCE, gradient_check, require_passing
 from .latex import tex
 from .numeric import TrainingStep, compile_derivation, train
 from .render import render
@@ -36,9 +37,12 @@ class Quantity:
 def example_pages(path: Path) -> dict[str, str]:
     """Docs-relative paths (`examples/NAME.md`, `.tex`, `.json`) mapped to their contents."""
     example = load_example(path)
+    checks = gradient_check(example)
+    require_passing(example, checks)
     derivation = derive(example.network)
     steps = train(example)
-    context = _context(example, derivation, steps)
+    context = {**_context(example, derivation, steps),
+               "checks": checks, "check_step": STEP, "tolerance": TOLERANCE}
     name = example.name
     return {
         f"examples/{name}.md": render("example.md.j2", **context),

@@ -30,7 +30,7 @@ _SCHEMA = {
     "network": {"sizes", "activations", "loss", "bias"},
     "data": {"X", "y"},
     "training": {"learning_rate", "steps"},
-    "render": {"precision", "exact"},
+    "render": {"precision"},
 }
 
 
@@ -63,7 +63,6 @@ class Example:
     learning_rate: float
     steps: int
     precision: int
-    exact: bool
 
     @property
     def name(self) -> str:
@@ -134,7 +133,6 @@ class _Validator:
             steps=self.integer("training.steps", training.get("steps", 1), 1, MAX_STEPS),
             precision=self.integer("render.precision", render.get("precision", 4), 0,
                                    MAX_PRECISION),
-            exact=self.boolean("render.exact", render.get("exact", False)),
         )
 
     def keys(self, table: str, values: dict[str, Any]) -> None:

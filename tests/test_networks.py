@@ -3,17 +3,16 @@
 import contextlib
 import io
 import json
-import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from reference import backward, forward, toml_example, torch_gradients
 
 from derive import Network, gradient_function, load_example, train
 from derive.__main__ import main
 from derive.activations import ELEMENTWISE
-from reference import backward, forward, toml_example, torch_gradients
 
 HIDDEN = ["linear", *ELEMENTWISE]
 OUTPUTS = {"l2": HIDDEN, "mse": HIDDEN, "bce": ["sigmoid"], "cross_entropy": ["softmax"]}
