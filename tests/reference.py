@@ -102,7 +102,7 @@ def torch_gradients(X, Y, weights, biases, activations, loss):
     Z, T = torch.tensor(X, dtype=torch.float64), torch.tensor(Y, dtype=torch.float64)
     for l, W in enumerate(Ws):
         Z = functions[activations[l]](W @ Z + (bs[l] if bs else 0))
-    N, k = X.shape[1], Y.shape[0]
+    N = X.shape[1]
     value = {
         "l2": lambda: ((T - Z) ** 2).sum() / (2 * N),
         "mse": lambda: ((T - Z) ** 2).mean(),

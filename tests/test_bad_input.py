@@ -130,7 +130,7 @@ def test_the_command_line_prints_no_traceback(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(SEED.replace("steps = 2", "steps = 0"))
     result = subprocess.run([sys.executable, "-m", "derive", "values", str(path)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"{path}: training.steps: must be between 1 and 10000, not 0\n"

@@ -59,7 +59,7 @@ def flat(weights, biases):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(networks())
 def test_values_agree_with_hand_written_numpy_and_torch(tmp_path, network):
-    sizes, activations, loss, bias, X, Y, weights, biases = network
+    _, activations, loss, bias, X, Y, weights, biases = network
     _, outputs, expected_loss = forward(X.T, Y.T, weights, biases, activations, loss)
     if loss == "bce":
         # A saturated sigmoid makes log(1 - ŷ) ill-conditioned in float64 for every method.

@@ -85,7 +85,9 @@ def test_failed_build_leaves_previous_site_and_docs(
 class ExternalResources(HTMLParser):
     """Collects the URLs of scripts, styles, fonts, images and frames that point off the site."""
 
-    LOADING_LINKS = {"stylesheet", "preload", "modulepreload", "icon", "manifest", "prefetch"}
+    LOADING_LINKS = frozenset(
+        {"stylesheet", "preload", "modulepreload", "icon", "manifest", "prefetch"}
+    )
 
     def __init__(self) -> None:
         super().__init__()
