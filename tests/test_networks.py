@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from reference import backward, forward, toml_example, torch_gradients
 
 from derive import Network, gradient_function, load_example, train
+from derive.gradcheck import gradient_check
 from derive.__main__ import main
 from derive.activations import ELEMENTWISE
 
@@ -128,3 +129,17 @@ def test_a_wide_network_is_derived_in_matrix_form_without_expansion(tmp_path):
     dW, _ = backward(X.T, Y.T, weights, biases, ["relu", "softmax"], "cross_entropy")
     np.testing.assert_allclose(values_command(path)["steps"][0]["gradients"]["W1"], dW[0], rtol=1e-9, atol=1e-15)
 
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(networks())
+def test_any_valid_example_loads_trains_and_passes_the_gradient_check(tmp_path, network):
+    _, activations, loss, bias, X, Y, weights, biases = network
+    _, outputs, _ = forward(X.T, Y.T, weights, biases, activations, loss)
+    if loss == "bce":
+        assume(np.all((outputs[-1] > 1e-6) & (outputs[-1] < 1 - 1e-6)))
+    path = tmp_path / "random.toml"
+    path.write_text(toml_example(*network, steps=3))
+    example = load_example(path)
+    assert len(train(example)) == 3
+    assert all(check.passed for check in gradient_check(example))
