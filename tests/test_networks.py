@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from reference import backward, forward, toml_example, torch_gradients
 
 from derive import Network, gradient_function, load_example, train
-from derive.gradcheck import gradient_check
 from derive.__main__ import main
 from derive.activations import ELEMENTWISE
+from derive.gradcheck import gradient_check
 
 HIDDEN = ["linear", *ELEMENTWISE]
 OUTPUTS = {"l2": HIDDEN, "mse": HIDDEN, "bce": ["sigmoid"], "cross_entropy": ["softmax"]}
@@ -134,7 +134,7 @@ def test_a_wide_network_is_derived_in_matrix_form_without_expansion(tmp_path):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(networks())
 def test_any_valid_example_loads_trains_and_passes_the_gradient_check(tmp_path, network):
-    _, activations, loss, bias, X, Y, weights, biases = network
+    _, activations, loss, _, X, Y, weights, biases = network
     _, outputs, _ = forward(X.T, Y.T, weights, biases, activations, loss)
     if loss == "bce":
         assume(np.all((outputs[-1] > 1e-6) & (outputs[-1] < 1 - 1e-6)))
