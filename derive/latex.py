@@ -36,6 +36,17 @@ class DerivationPrinter(LatexPrinter):
     def _print_OneMatrix(self, expr: sympy.Basic) -> str:
         return r"\mathbf{1}"
 
+    def _print_MatrixElement(self, expr: sympy.Basic) -> str:
+        # Concrete indices count from 1, as on paper (SymPy and NumPy count from 0).
+        indices = [i + 1 if i.is_Integer else i for i in (expr.i, expr.j)]
+        return rf"{{{self._print(expr.parent)}}}_{{{','.join(self._print(i) for i in indices)}}}"
+
+    def _print_Sum(self, expr: sympy.Basic) -> str:
+        # A sum over 0..M-1 is written over 1..M, matching the 1-based indices above.
+        (variable, low, high), = expr.limits
+        body = self._print(expr.function)
+        return rf"\sum_{{{self._print(variable)}={self._print(low + 1)}}}^{{{self._print(high + 1)}}} {body}"
+
 
 _PRINTER = DerivationPrinter({"mat_symbol_style": "plain"})
 

@@ -11,6 +11,7 @@ from .answer_key import answer_key, to_json
 from .expansion import Expansion, expand, is_small
 from .gradcheck import STEP, TOLERANCE, gradient_check, require_passing
 from .latex import tex
+from .notation import hand_calculation, index_form
 from .numeric import TrainingStep, compile_derivation, train
 from .render import render
 from .spec import Example, load_example
@@ -32,6 +33,7 @@ class Quantity:
     objective: str | None
     wrt: str | None
     dims: str
+    index: str
 
 
 def example_pages(path: Path) -> dict[str, str]:
@@ -61,8 +63,9 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
         "example": example,
         "network": example.network,
         "precision": example.precision,
-        "forward": [_quantity(d, sizes) for d in derivation.forward],
-        "backward": [_quantity(d, sizes) for d in derivation.backward],
+        "forward": [_quantity(d, sizes, derivation) for d in derivation.forward],
+        "backward": [_quantity(d, sizes, derivation) for d in derivation.backward],
+        "hand": _hand_calculations(example, derivation, sizes, steps[0]),
         "locals": derivation.locals,
         "shortcut": _shortcut(derivation, example),
         "parameters": [p.name for p in derivation.parameters],
@@ -76,10 +79,11 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
     }
 
 
-def _quantity(definition: Definition, sizes: dict) -> Quantity:
+def _quantity(definition: Definition, sizes: dict, derivation: Derivation) -> Quantity:
     symbol = definition.symbol
-    dims = ""
+    dims, index = "", ""
     if isinstance(symbol, sympy.MatrixSymbol):
+        index = index_form(definition, derivation.N)
         rows, cols = (sympy.sympify(n).xreplace(sizes) for n in symbol.shape)
         dims = rf"{rows} \times {cols}"
     derived = definition.objective is not None
@@ -92,7 +96,17 @@ def _quantity(definition: Definition, sizes: dict) -> Quantity:
         objective=tex(definition.objective) if derived else None,
         wrt=tex(definition.wrt) if derived else None,
         dims=dims,
+        index=index,
     )
+
+
+def _hand_calculations(example: Example, derivation: Derivation, sizes: dict,
+                       step: TrainingStep) -> list:
+    """The first entry of every gradient of the first step, computed as by hand."""
+    values = {"X": example.X, "Y": example.Y, **step.parameters, **step.values}
+    gradients = {g.name for g in derivation.gradients}
+    return [hand_calculation(d, sizes, values, example.precision)
+            for d in derivation.backward if d.symbol.name in gradients]
 
 
 def _shortcut(derivation: Derivation, example: Example) -> dict | None:

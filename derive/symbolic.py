@@ -239,6 +239,11 @@ class Softmax(sympy.MatrixExpr):
     def shape(self):
         return self.arg.shape
 
+    def _entry(self, i, j, **kwargs):
+        k = sympy.Dummy("k", integer=True)
+        total = sympy.Sum(sympy.exp(self.arg[k, j]), (k, 0, self.rows - 1))
+        return sympy.exp(self.arg[i, j]) / total
+
     def _latex(self, printer):
         return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
 
