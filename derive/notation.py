@@ -25,8 +25,7 @@ def index_form(definition: Definition, N: sympy.Symbol) -> str:
 
     Sample columns are indexed by n, other columns by j; sums run over n (samples) or k (units).
     """
-    rows, columns = definition.symbol.shape
-    column = _SAMPLE if columns == N else _COLUMN
+    column = _SAMPLE if definition.symbol.shape[1] == N else _COLUMN
     entry = definition.expr[_ROW, column]
     entry = entry.replace(
         lambda e: isinstance(e, sympy.Sum),
