@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import sympy
 
 from .answer_key import answer_key, to_json
 from .expansion import Expansion, expand, is_small
+from .figures import diagram_alt, loss_curve, network_diagram
 from .gradcheck import STEP, TOLERANCE, gradient_check, require_passing
 from .latex import tex
 from .notation import hand_calculation, index_form
@@ -20,6 +22,8 @@ from .symbolic import Definition, Derivation, derive, shortcut_proof
 DETAILED_STEPS = 3
 """Training steps shown with every number; later steps appear in the loss table only."""
 LOSS_TABLE_ROWS = 100
+STEP_TABLE_WEIGHTS = 6
+"""Weight entries shown beside the loss in the per-step table (all are in the JSON)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,15 @@ def example_pages(path: Path) -> dict[str, str]:
     context = {**_context(example, derivation, steps),
                "checks": checks, "check_step": STEP, "tolerance": TOLERANCE}
     name = example.name
-    return {
+    pages = {
         f"examples/{name}.md": render("example.md.j2", **context),
         f"examples/{name}.tex": render("example.tex.j2", **context),
         f"examples/{name}.json": to_json(answer_key(example, steps)),
+        f"examples/{name}-network.svg": network_diagram(example),
     }
+    if len(steps) > 1:
+        pages[f"examples/{name}-loss.svg"] = loss_curve(steps)
+    return pages
 
 
 def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]) -> dict:
@@ -74,9 +82,22 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
         "loss_table": [(i + 1, steps[i]) for i in table_rows],
         "expanded": _expanded_entry(expansion),
         "expansion_agrees": expansion.agrees() if expansion else None,
+        "diagram_alt": diagram_alt(example),
+        "weight_columns": _weight_columns(example),
         "relu_like": sorted({a for a in example.network.activations if "relu" in a}),
         "source": compile_derivation(derivation).source(),
     }
+
+
+def _weight_columns(example: Example) -> list[tuple[str, str, tuple[int, int]]]:
+    """The first few weight entries, tracked across the steps in the per-step table."""
+    columns = []
+    for name, value in example.parameters.items():
+        for row, col in np.ndindex(value.shape):
+            kind, layer = name[0].lower(), name[1:]
+            index = f"{row + 1}" if kind == "b" else f"{row + 1}{col + 1}"
+            columns.append((rf"{kind}^{{({layer})}}_{{{index}}}", name, (row, col)))
+    return columns[:STEP_TABLE_WEIGHTS]
 
 
 def _quantity(definition: Definition, sizes: dict, derivation: Derivation) -> Quantity:

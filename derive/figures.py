@@ -1,0 +1,114 @@
+"""The pictures of an example page: the network diagram (SVG) and the loss curve (SVG)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from .latex import number
+from .numeric import TrainingStep
+from .render import render
+from .spec import Example
+
+MAX_UNITS = 8
+"""Units drawn per layer; a wider layer shows its first and last units around an ellipsis."""
+MAX_LABELLED_EDGES = 24
+"""Networks with at most this many weights show each weight's value on its edge."""
+_COLUMN, _ROW, _RADIUS, _MARGIN = 190, 58, 17, 40
+
+
+@dataclass(frozen=True)
+class _Unit:
+    x: float
+    y: float
+    label: str
+    kind: str
+    layer: int
+    index: int | None
+
+
+def network_diagram(example: Example) -> str:
+    """The network as layers of units joined by weighted edges, an accessible SVG."""
+    sizes = example.network.sizes
+    tallest = max(min(n, MAX_UNITS) + example.network.bias for n in sizes)
+    height = _MARGIN * 2 + tallest * _ROW + 30
+    units: list[_Unit] = []
+    for layer, n in enumerate(sizes):
+        shown = _shown(n)
+        count = len(shown) + (example.network.bias and layer < len(sizes) - 1)
+        top = (height - 30 - (count - 1) * _ROW) / 2
+        x = _MARGIN + _RADIUS + layer * _COLUMN
+        for row, index in enumerate(shown):
+            label = "⋮" if index is None else (f"x{_sub(index + 1)}" if layer == 0 else str(index + 1))
+            units.append(_Unit(x, top + row * _ROW, label, "unit", layer, index))
+        if example.network.bias and layer < len(sizes) - 1:
+            units.append(_Unit(x, top + len(shown) * _ROW, "1", "bias", layer, None))
+    weights = sum(W.size for W in example.weights)
+    edges = []
+    for source in units:
+        for target in units:
+            if target.layer != source.layer + 1 or target.kind == "bias" or None in (target.index,):
+                continue
+            if source.index is None and source.kind != "bias":
+                continue
+            value = (example.biases[source.layer][target.index, 0] if source.kind == "bias"
+                     else example.weights[source.layer][target.index, source.index])
+            label = number(value, 2) if weights <= MAX_LABELLED_EDGES else ""
+            edges.append({"x1": source.x + _RADIUS, "y1": source.y, "x2": target.x - _RADIUS,
+                          "y2": target.y, "label": label,
+                          **_label_position(source, target, sizes[target.layer])})
+    activations = ("input", *example.network.activations)
+    layers = [{"x": _MARGIN + _RADIUS + l * _COLUMN, "name": "input" if l == 0 else f"layer {l}",
+               "detail": f"{n} unit{'s' if n != 1 else ''}" + ("" if l == 0 else f", {activations[l]}")}
+              for l, n in enumerate(sizes)]
+    return render("network.svg.j2", width=2 * _MARGIN + 2 * _RADIUS + (len(sizes) - 1) * _COLUMN,
+                  height=height, radius=_RADIUS, units=units, edges=edges, layers=layers,
+                  alt=diagram_alt(example))
+
+
+def _label_position(source: _Unit, target: _Unit, targets: int) -> dict[str, float]:
+    """Where an edge's weight is written: staggered by target, so labels of a fan never meet."""
+    t = 0.22 + 0.5 * (min(target.index, MAX_UNITS) + 0.5) / min(targets, MAX_UNITS)
+    return {"lx": round(source.x + t * (target.x - source.x), 1),
+            "ly": round(source.y + t * (target.y - source.y) - 4, 1)}
+
+
+def diagram_alt(example: Example) -> str:
+    """The diagram in words, for its alt text."""
+    network = example.network
+    layers = ", ".join(f"{n} {a}" for n, a in zip(network.sizes[1:], network.activations))
+    return (f"Network diagram: {network.sizes[0]} inputs, then layers of {layers} units"
+            f"{', each with a bias' if network.bias else ''}.")
+
+
+def _shown(n: int) -> list[int | None]:
+    """Which units of a layer of n are drawn (None marks the ellipsis)."""
+    if n <= MAX_UNITS:
+        return list(range(n))
+    return [*range(MAX_UNITS - 2), None, n - 1]
+
+
+def _sub(index: int) -> str:
+    return str(index).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+def loss_curve(steps: list[TrainingStep]) -> str:
+    """The loss before each SGD step as a line plot (SVG text, identical bytes every time)."""
+    import matplotlib
+
+    matplotlib.use("svg")
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    with matplotlib.rc_context({"svg.hashsalt": "derive", "svg.fonttype": "none"}):
+        figure = Figure(figsize=(6.4, 3.2))
+        axes = figure.add_subplot()
+        axes.plot(range(1, len(steps) + 1), [s.loss for s in steps], marker="o" if len(steps) <= 30 else None)
+        axes.set_xlabel("step")
+        axes.set_ylabel("loss L")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+        figure.tight_layout()
+        out = io.StringIO()
+        figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
+    return out.getvalue()
