@@ -34,6 +34,40 @@ document$.subscribe(() => {
     MathJax.startup.output.clearCache();
     MathJax.typesetClear();
     MathJax.texReset();
-    return MathJax.typesetPromise();
+    return MathJax.typesetPromise().then(addCopyButtons);
   });
 });
+
+/* A "copy LaTeX" button under each displayed matrix: copies its bmatrix, ready to paste. */
+function addCopyButtons() {
+  for (const item of MathJax.startup.document.math) {
+    const block = item.typesetRoot && item.typesetRoot.closest("div.arithmatex");
+    const matrix = item.math.match(/\\begin\{bmatrix\}[\s\S]*?\\end\{bmatrix\}/);
+    if (!block || !matrix || block.nextElementSibling?.classList.contains("derive-copy")) continue;
+    const button = document.createElement("button");
+    button.className = "derive-copy md-button";
+    button.type = "button";
+    button.textContent = "copy LaTeX";
+    button.title = "Copy this matrix as a LaTeX bmatrix";
+    button.addEventListener("click", () => copy(matrix[0], button));
+    block.after(button);
+  }
+}
+
+function copy(text, button) {
+  const done = () => {
+    button.textContent = "copied";
+    setTimeout(() => { button.textContent = "copy LaTeX"; }, 1500);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done);
+    return;
+  }
+  const area = document.createElement("textarea");
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+  done();
+}
