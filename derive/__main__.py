@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     values.add_argument("example", type=Path)
     check = commands.add_parser("check", help="compare gradients with finite differences")
     check.add_argument("examples", type=Path, nargs="*")
+    variants = commands.add_parser("variants", help="write exam variants with answer keys")
+    variants.add_argument("example", type=Path)
+    variants.add_argument("--count", type=int, default=3)
+    variants.add_argument("--seed", type=int, default=0)
+    variants.add_argument("--out", type=Path, default=Path("variants"))
     build = commands.add_parser("build", help="build the site (default: every examples/*.toml)")
     build.add_argument("examples", type=Path, nargs="*")
     build.add_argument("--site-dir", type=Path, default=Path("site"))
@@ -28,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
             return _values(args.example)
         if args.command == "check":
             return _check(args.examples)
+        if args.command == "variants":
+            return _variants(args.example, args.count, args.seed, args.out)
         return _build(args.examples, args.site_dir)
     except DeriveError as err:
         print(err, file=sys.stderr)
@@ -56,6 +63,15 @@ def _check(paths: list[Path]) -> int:
         print(format_table(example, checks))
         passed = passed and all(check.passed for check in checks)
     return 0 if passed else 1
+
+
+def _variants(path: Path, count: int, seed: int, out: Path) -> int:
+    from .spec import load_example
+    from .variants import write_variants
+
+    for written in write_variants(load_example(path), count, seed, out):
+        print(f"wrote {written} with its answer key (.json, .tex)", file=sys.stderr)
+    return 0
 
 
 def _build(examples: list[Path], site_dir: Path) -> int:

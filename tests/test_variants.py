@@ -1,0 +1,57 @@
+"""`python -m derive variants`: valid, different, reproducible examples with answer keys."""
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from derive import load_example
+from derive.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def variants(out: Path, seed: int = 5, example: str = "seed") -> list[Path]:
+    args = ["variants", str(ROOT / "examples" / f"{example}.toml"), "--count", "3",
+            "--seed", str(seed), "--out", str(out)]
+    assert main(args) == 0
+    return sorted(out.glob("*.toml"))
+
+
+def values(path: Path) -> dict:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["values", str(path)]) == 0
+    return json.loads(out.getvalue())
+
+
+def test_three_valid_different_variants_whose_keys_values_reproduces(tmp_path):
+    paths = variants(tmp_path)
+    assert [p.name for p in paths] == ["seed-v1.toml", "seed-v2.toml", "seed-v3.toml"]
+    seed = load_example(ROOT / "examples" / "seed.toml")
+    examples = [load_example(p) for p in paths]
+    for example in examples:
+        assert example.network == seed.network
+        assert example.X.shape == seed.X.shape and example.steps == seed.steps
+        np.testing.assert_array_equal(np.round(example.X, 2), example.X)
+        key = json.loads(example.path.with_suffix(".json").read_text())
+        assert values(example.path) == key
+        assert (example.path.with_suffix(".tex")).read_text().startswith("\\documentclass")
+    assert len({example.X.tobytes() + example.weights[0].tobytes() for example in examples}) == 3
+    assert not any(np.array_equal(e.X, seed.X) for e in examples)
+
+
+def test_the_same_seed_gives_the_same_files_and_another_seed_others(tmp_path):
+    first, again, other = (variants(tmp_path / name, seed) for name, seed in
+                           (("a", 11), ("b", 11), ("c", 12)))
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+    assert [p.read_bytes() for p in first] != [p.read_bytes() for p in other]
+
+
+def test_classifier_variants_keep_one_hot_targets(tmp_path):
+    for path in variants(tmp_path, example="softmax-classifier"):
+        example = load_example(path)
+        assert set(np.unique(example.Y)) <= {0.0, 1.0}
+        np.testing.assert_array_equal(example.Y.sum(axis=0), 1.0)
