@@ -9,11 +9,10 @@ only done for small networks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
-import numpy as np
 import sympy
 
+from .exact import rational_matrix
 from .spec import Example
 from .symbolic import Derivation
 
@@ -35,16 +34,6 @@ class Expansion:
         return all(d.is_zero_matrix for d in self.difference.values())
 
 
-def exact(value: float) -> sympy.Rational:
-    """The short decimal a float was written as, as an exact rational (0.1 -> 1/10)."""
-    fraction = Fraction(repr(float(value)))
-    return sympy.Rational(fraction.numerator, fraction.denominator)
-
-
-def exact_matrix(values: np.ndarray) -> sympy.Matrix:
-    return sympy.Matrix(values.shape[0], values.shape[1], lambda i, j: exact(values[i, j]))
-
-
 def is_small(example: Example) -> bool:
     """Whether expanding the loss entry by entry stays cheap enough to do and to show."""
     count = sum(p.size for p in example.parameters.values())
@@ -54,8 +43,8 @@ def is_small(example: Example) -> bool:
 def expand(derivation: Derivation, example: Example) -> Expansion:
     """Expand the loss of `example`'s data with symbolic weights and compare both derivatives."""
     substitutions: dict[sympy.Basic, sympy.Basic] = {
-        derivation.X: exact_matrix(example.X),
-        derivation.Y: exact_matrix(example.Y),
+        derivation.X: rational_matrix(example.X),
+        derivation.Y: rational_matrix(example.Y),
         derivation.N: example.X.shape[1],
     }
     weights = {}

@@ -56,22 +56,25 @@ def tex(expr: sympy.Basic) -> str:
     return _PRINTER.doprint(expr)
 
 
-def number(value: float, precision: int) -> str:
-    """A number at the example's precision, never as -0.0000."""
+def number(value: float | sympy.Basic, precision: int) -> str:
+    """A number at the example's precision, never as -0.0000; an exact one as a fraction."""
+    if isinstance(value, sympy.Basic):
+        return tex(value)
     text = f"{value:.{precision}f}"
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def bmatrix(values: np.ndarray, precision: int) -> str:
-    """A numeric matrix (or scalar) as a LaTeX bmatrix at the given precision."""
-    values = np.atleast_2d(np.asarray(values, dtype=float))
-    rows = [" & ".join(number(v, precision) for v in row) for row in values]
+def bmatrix(values: np.ndarray | sympy.MatrixBase, precision: int) -> str:
+    """A numeric matrix (or scalar) as a LaTeX bmatrix at the given precision (or exact)."""
+    if not isinstance(values, sympy.MatrixBase):
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+    rows = [" & ".join(number(v, precision) for v in row) for row in values.tolist()]
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
-def shape(values: np.ndarray) -> str:
+def shape(values: np.ndarray | sympy.MatrixBase) -> str:
     """`3 \\times 4`: the shape of a matrix as it is written on the page."""
-    rows, cols = np.atleast_2d(values).shape
+    rows, cols = values.shape if isinstance(values, sympy.MatrixBase) else np.atleast_2d(values).shape
     return rf"{rows} \times {cols}"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import sympy
 
 from .latex import number, tex
@@ -44,8 +43,8 @@ class HandCalculation:
     result: str
 
 
-def hand_calculation(definition: Definition, sizes: dict, values: dict[str, np.ndarray],
-                     precision: int) -> HandCalculation:
+def hand_calculation(definition: Definition, sizes: dict, values: dict, precision: int,
+                     ) -> HandCalculation:
     """Entry (1, 1) of `definition` written out term by term with the step's numbers."""
     entry = definition.expr.xreplace(sizes)[0, 0].doit()
     terms = list(sympy.Add.make_args(entry))
@@ -59,14 +58,14 @@ def hand_calculation(definition: Definition, sizes: dict, values: dict[str, np.n
     if len(shown) < len(terms):
         formula += rf" + \cdots + {tex(terms[-1])}"
         numbers += rf" + \cdots + {numeric(terms[-1])}"
-    result = number(float(np.asarray(values[definition.symbol.name])[0, 0]), precision)
+    result = number(values[definition.symbol.name][0, 0], precision)
     return HandCalculation(tex(definition.symbol[0, 0]), formula, numbers, result)
 
 
-def _factor(factor: sympy.Basic, values: dict[str, np.ndarray], precision: int) -> str:
+def _factor(factor: sympy.Basic, values: dict, precision: int) -> str:
     if isinstance(factor, sympy.matrices.expressions.matexpr.MatrixElement):
-        value = float(np.asarray(values[factor.parent.name])[int(factor.i), int(factor.j)])
+        value = values[factor.parent.name][int(factor.i), int(factor.j)]
     else:
-        value = float(factor)
-    text = number(value, precision)
+        value = factor
+    text = number(value if isinstance(value, sympy.Basic) else float(value), precision)
     return f"({text})" if text.startswith("-") else text

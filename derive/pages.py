@@ -9,6 +9,7 @@ import numpy as np
 import sympy
 
 from .answer_key import answer_key, to_json
+from .exact import exact_steps, rational_matrix
 from .expansion import Expansion, expand, is_small
 from .figures import diagram_alt, loss_curve, network_diagram
 from .gradcheck import STEP, TOLERANCE, gradient_check, require_passing
@@ -65,6 +66,11 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
     sizes = {w: n for w, n in zip(derivation.widths, example.network.sizes)}
     sizes[derivation.N] = example.X.shape[1]
     expansion = expand(derivation, example) if is_small(example) else None
+    if example.exact:
+        detailed = exact_steps(example, DETAILED_STEPS)
+        data = {"X": rational_matrix(example.X), "Y": rational_matrix(example.Y)}
+    else:
+        detailed, data = steps[:DETAILED_STEPS], {"X": example.X, "Y": example.Y}
     shown = min(len(steps), LOSS_TABLE_ROWS)
     table_rows = sorted({round(i * (len(steps) - 1) / max(shown - 1, 1)) for i in range(shown)})
     return {
@@ -73,12 +79,13 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
         "precision": example.precision,
         "forward": [_quantity(d, sizes, derivation) for d in derivation.forward],
         "backward": [_quantity(d, sizes, derivation) for d in derivation.backward],
-        "hand": _hand_calculations(example, derivation, sizes, steps[0]),
+        "hand": _hand_calculations(derivation, sizes, {**data, **detailed[0].parameters,
+                                                       **detailed[0].values}, example.precision),
         "locals": derivation.locals,
         "shortcut": _shortcut(derivation, example),
         "parameters": [p.name for p in derivation.parameters],
         "steps": steps,
-        "detailed": steps[:DETAILED_STEPS],
+        "detailed": detailed,
         "loss_table": [(i + 1, steps[i]) for i in table_rows],
         "expanded": _expanded_entry(expansion),
         "expansion_agrees": expansion.agrees() if expansion else None,
@@ -121,12 +128,11 @@ def _quantity(definition: Definition, sizes: dict, derivation: Derivation) -> Qu
     )
 
 
-def _hand_calculations(example: Example, derivation: Derivation, sizes: dict,
-                       step: TrainingStep) -> list:
-    """The first entry of every gradient of the first step, computed as by hand."""
-    values = {"X": example.X, "Y": example.Y, **step.parameters, **step.values}
+def _hand_calculations(derivation: Derivation, sizes: dict, values: dict,
+                       precision: int) -> list:
+    """The first entry of every gradient, computed as by hand from `values`."""
     gradients = {g.name for g in derivation.gradients}
-    return [hand_calculation(d, sizes, values, example.precision)
+    return [hand_calculation(d, sizes, values, precision)
             for d in derivation.backward if d.symbol.name in gradients]
 
 

@@ -24,13 +24,15 @@ MAX_LAYERS = 32
 MAX_SAMPLES = 100_000
 MAX_STEPS = 10_000
 MAX_PRECISION = 12
+EXACT_ACTIVATIONS = {"linear", "relu", "leaky_relu"}
+EXACT_LOSSES = {"l2", "mse"}
 
 _SCHEMA = {
     "": {"title", "description", "network", "data", "weights", "training", "render"},
     "network": {"sizes", "activations", "loss", "bias"},
     "data": {"X", "y"},
     "training": {"learning_rate", "steps"},
-    "render": {"precision"},
+    "render": {"precision", "exact"},
 }
 
 
@@ -63,6 +65,7 @@ class Example:
     learning_rate: float
     steps: int
     precision: int
+    exact: bool
 
     @property
     def name(self) -> str:
@@ -133,6 +136,7 @@ class _Validator:
             steps=self.integer("training.steps", training.get("steps", 1), 1, MAX_STEPS),
             precision=self.integer("render.precision", render.get("precision", 4), 0,
                                    MAX_PRECISION),
+            exact=self.exact(render.get("exact", False), network),
         )
 
     def keys(self, table: str, values: dict[str, Any]) -> None:
@@ -266,6 +270,14 @@ class _Validator:
         if not isinstance(value, str):
             raise self.fail(field, f"must be a string, not {_show(value)}")
         return value
+
+    def exact(self, value: Any, network: Network) -> bool:
+        exact = self.boolean("render.exact", value)
+        if exact and not (set(network.activations) <= EXACT_ACTIVATIONS
+                          and network.loss in EXACT_LOSSES):
+            raise self.fail("render.exact", "exact fractions need rational arithmetic: "
+                            "linear, relu or leaky_relu layers and the l2 or mse loss")
+        return exact
 
     def learning_rate(self, value: Any) -> float:
         rate = self.number("training.learning_rate", value)
