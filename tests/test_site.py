@@ -215,7 +215,37 @@ INSPECT_PAGE = """async () => {
 }"""
 
 
-def test_seed_page_renders_its_math_in_a_real_browser(built_site: Path) -> None:
+# What a reader of the seed page looks for, beyond the math.
+INSPECT_READER = """async () => {
+  const shown = (el) => !!el && el.getBoundingClientRect().width > 0
+    && getComputedStyle(el).visibility !== "hidden";
+  const image = (alt) => [...document.images].find((img) => img.alt.startsWith(alt));
+  const links = [...document.querySelectorAll("a[href$='.tex'], a[href$='.json']")];
+  const statuses = await Promise.all(links.map((a) => fetch(a.href).then((r) => r.status)));
+  const code = [...document.querySelectorAll("pre code")]
+    .find((el) => el.textContent.includes("def _lambdifygenerated"));
+  const text = document.body.innerText;
+  return {
+    diagram: ["Network diagram", "Loss before each"].map((alt) => {
+      const img = image(alt);
+      return shown(img) && img.complete && img.naturalWidth > 0;
+    }),
+    downloads: links.map((a) => a.getAttribute("href")),
+    statuses: statuses,
+    source: shown(code),
+    entryByEntry: text.includes("entry by entry"),
+    byHand: text.includes("One entry of each gradient, by hand"),
+    gradientCheck: text.includes("Gradient check"),
+    copyButtons: document.querySelectorAll("button.derive-copy").length,
+    matrices: MathJax.startup.document.getMathItemsWithin(document.body)
+      .filter((item) => item.display && item.math.includes("bmatrix")).length,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def seed_page_in_browser(built_site: Path) -> dict:
+    """Load the seed page once in headless chromium; what it shows, toggles and requests."""
     sync_playwright = playwright_or_skip()
     requests: list[str] = []
     failed: list[str] = []
@@ -234,10 +264,26 @@ def test_seed_page_renders_its_math_in_a_real_browser(built_site: Path) -> None:
                 timeout=15_000,
             )
             seen = page.evaluate(INSPECT_PAGE)
+            page.wait_for_selector("button.derive-copy", timeout=5_000)
+            reader = page.evaluate(INSPECT_READER)
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "seed.png"), full_page=True)
+            scheme = page.get_attribute("body", "data-md-color-scheme")
+            page.click("form[data-md-component=palette] label:visible")
+            toggled = page.get_attribute("body", "data-md-color-scheme")
+            page.screenshot(path=str(ARTIFACTS / "seed-dark.png"))
+            page.click("input[data-md-component=search-query]")
+            page.keyboard.type("gradient")
+            page.wait_for_selector(".md-search-result__item", timeout=10_000)
+            results = page.locator(".md-search-result__item").count()
         finally:
             browser.close()
+    return {"seen": seen, "reader": reader, "requests": requests, "failed": failed,
+            "schemes": (scheme, toggled), "search_results": results}
+
+
+def test_seed_page_renders_its_math_in_a_real_browser(seed_page_in_browser: dict) -> None:
+    seen = seed_page_in_browser["seen"]
     assert seen["math"] > 0 and seen["untypeset"] == 0
     assert seen["errors"] == 0 and seen["red"] == []
     assert "\\begin{" not in seen["text"] and "$$" not in seen["text"]
@@ -245,5 +291,20 @@ def test_seed_page_renders_its_math_in_a_real_browser(built_site: Path) -> None:
     assert seen["glyphs"] > 0 and seen["blank"] == 0 and seen["empty"] == 0
     assert seen["fonts"] > 0 and seen["fontErrors"] == 0
     assert seen["overflow"] == 0 and seen["pageWidth"] <= seen["viewWidth"]
-    assert failed == []
-    assert {urlsplit(url).hostname for url in requests} == {"127.0.0.1"}
+    assert seed_page_in_browser["failed"] == []
+    assert {urlsplit(url).hostname for url in seed_page_in_browser["requests"]} == {"127.0.0.1"}
+
+
+def test_seed_page_shows_the_readers_aids(seed_page_in_browser: dict) -> None:
+    reader = seed_page_in_browser["reader"]
+    assert reader["diagram"] == [True, True]  # network diagram and loss curve, with alt text
+    assert sorted(reader["downloads"]) == ["../seed.json", "../seed.tex"]
+    assert reader["statuses"] == [200, 200]
+    assert reader["source"] and reader["entryByEntry"] and reader["byHand"]
+    assert reader["gradientCheck"]
+    assert reader["copyButtons"] == reader["matrices"] > 0
+
+
+def test_dark_mode_and_search_work(seed_page_in_browser: dict) -> None:
+    assert seed_page_in_browser["schemes"] == ("default", "slate")
+    assert seed_page_in_browser["search_results"] > 0
