@@ -2,30 +2,41 @@
 
     from derive import dL_dW1, dL_dW2, gradients    # the seed architecture, any d, h, N
     from derive import load_example, gradient_function, derive, train
+
+Every name is imported on first use, so `from derive import dL_dW1` costs NumPy's import and a
+read of the cached generated code, not SymPy's import (see `derive.codegen`).
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
-from .api import SEED, gradient_function
 from .errors import DeriveError, SpecError
-from .numeric import compile_derivation, train
-from .spec import Example, Network, load_example
-from .symbolic import Derivation, derive
 
-__all__ = [
-    "SEED", "Derivation", "DeriveError", "Example", "Network", "SpecError", "compile_derivation",
-    "dL_dW1", "dL_dW2", "derive", "gradient_function", "gradients", "load_example", "train",
-]
-
+_LAZY = {
+    "SEED": "api", "gradient_function": "api",
+    "compile_derivation": "numeric", "train": "numeric",
+    "Example": "spec", "Network": "spec", "load_example": "spec",
+    "Derivation": "symbolic", "derive": "symbolic",
+}
 _SEED_FUNCTIONS = ("dL_dW1", "dL_dW2", "gradients")
+
+__all__ = ["DeriveError", "SpecError", *_LAZY, *_SEED_FUNCTIONS]
 
 
 def __getattr__(name: str) -> Any:
-    # The seed's functions are derived on first use, not at import.
     if name in _SEED_FUNCTIONS:
         from .api import seed_functions
 
-        return seed_functions()[name]
-    raise AttributeError(f"module 'derive' has no attribute {name!r}")
+        value = seed_functions()[name]
+    elif name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

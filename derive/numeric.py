@@ -1,39 +1,118 @@
-"""NumPy functions lambdified from a `Derivation`, and the training run of an example."""
+"""NumPy functions lambdified from a `Derivation`, and the training run of an example.
+
+The generated code is the derivation's own chain of definitions, one line each (S1 = W1.dot(X),
+..., dL_dW1 = delta1.dot(X.T)): the chain rule already names every common subexpression, so
+lambdify is handed those definitions as its `cse` and only prints them.
+"""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
 
-from .spec import Example
-from .symbolic import Derivation, derive
+from . import codegen
+from .activations import relu, step
+from .codegen import softmax
+from .spec import Example, Network
+from .symbolic import Definition, Derivation, derive
 
 
 class MatrixNumPyPrinter(NumPyPrinter):
-    """NumPyPrinter that also prints element-wise functions of matrices, traces and softmax.
+    """NumPyPrinter for the derivation's matrix expressions, printed as a person would write them.
 
-    `dimensions` maps each size symbol to the code that reads it off an argument's shape, so the
-    functions work for any widths and batch size without taking them as arguments.
+    Products print as `A.dot(B)` (cheaper than `@` on small arrays) with scalars in front, a bias
+    column times a row of ones as the column itself (NumPy broadcasts it), a matrix times a column
+    of ones as a row sum, and an element-wise function of S whose body uses an activation already
+    computed from S (sigmoid', tanh') in terms of that activation's matrix.
+
+    `dimensions` maps each size symbol to code reading it off an argument's shape, so the
+    functions work for any widths and batch size; `shapes` does the same for the shapes of
+    matrices of ones, which follow the arrays at hand (a block of samples, not the whole batch).
+    `known` maps (activation function, argument) to the name of the matrix holding its values.
     """
 
-    def __init__(self, dimensions: dict[sympy.Symbol, str]) -> None:
+    def __init__(self, dimensions: dict[sympy.Symbol, str], shapes: dict[sympy.Symbol, str],
+                 known: dict[tuple[type, sympy.Basic], str]) -> None:
         super().__init__()
         self._dimensions = dimensions
+        self._shapes = shapes
+        self._known = known
 
     def _print_Symbol(self, expr: sympy.Symbol) -> str:
         return self._dimensions.get(expr) or super()._print_Symbol(expr)
 
-    def _print_ElementwiseApplyFunction(self, expr: sympy.Basic) -> str:
-        # Print the scalar body with its variable standing for the (already printed) matrix.
+    def _print_OneMatrix(self, expr: sympy.OneMatrix) -> str:
+        shape = ", ".join(self._shapes.get(n) or self._print(n) for n in expr.shape)
+        return f"{self._module_format('numpy.ones')}(({shape}))"
+
+    def _print_MatMul(self, expr: sympy.MatMul) -> str:
+        coefficient, matrices = expr.as_coeff_matrices()
+        product = self._product(matrices)
+        if coefficient == 1:
+            return product
+        if coefficient == -1:
+            return f"-{product}"
+        numerator, denominator = sympy.fraction(coefficient)
+        scale = (self._print(numerator) if numerator.is_Number
+                 else self.parenthesize(numerator, PRECEDENCE["Mul"], strict=True))
+        if denominator != 1:
+            scale += f"/{self.parenthesize(denominator, PRECEDENCE['Atom'], strict=True)}"
+        return f"{scale}*{product}"
+
+    def _product(self, matrices: Sequence[sympy.MatrixExpr]) -> str:
+        # A times a column of ones adds up A's columns: its row sums, without forming the ones.
+        *matrices, last = matrices
+        if isinstance(last, sympy.OneMatrix) and last.shape[1] == 1 and matrices:
+            return f"{self._product(matrices)}.sum(axis=1, keepdims=True)"
+        matrices.append(last)
+        text = self.parenthesize(matrices[0], PRECEDENCE["Func"], strict=True)
+        return text + "".join(f".dot({self._print(m)})" for m in matrices[1:])
+
+    def _print_MatAdd(self, expr: sympy.MatAdd) -> str:
+        # Positive terms first, as a person writes Y - Z2 rather than -Z2 + Y.
+        terms = sorted((self._term(t) for t in expr.args), key=lambda t: t.startswith("-"))
+        text = terms[0]
+        for term in terms[1:]:
+            text += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+        return text
+
+    def _term(self, term: sympy.MatrixExpr) -> str:
+        # In a sum, NumPy broadcasts a column over the samples and a 1 over every entry.
+        if isinstance(term, sympy.OneMatrix):
+            return "1"
+        if isinstance(term, sympy.MatMul):
+            *factors, last = term.args
+            if isinstance(last, sympy.OneMatrix) and last.shape[0] == 1:
+                return self._print(sympy.MatMul(*factors))
+        return self.parenthesize(term, PRECEDENCE["Add"], strict=True)
+
+    def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
+        return " * ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
+
+    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
+        # Print the scalar body with its variable standing for the (already printed) matrix,
+        # and activations of that matrix, when already computed, as the matrix holding them.
         (variable,), body = expr.function.variables, expr.function.expr
-        argument = sympy.Symbol(f"({self._print(expr.expr)})")
-        return self._print(body.xreplace({variable: argument}))
+        argument = self.parenthesize(expr.expr, PRECEDENCE["Atom"], strict=True)
+        replacements = {variable: sympy.Symbol(argument)}
+        for applied in body.atoms(sympy.Function):
+            if applied.args != (variable,):
+                continue
+            if applied != body and (applied.func, expr.expr) in self._known:
+                replacements[applied] = sympy.Symbol(self._known[applied.func, expr.expr])
+            elif applied.func is step and (relu, expr.expr) in self._known:
+                # relu'(S) = sign(relu(S)): floats, which multiply faster than a boolean mask.
+                sign = self._module_format("numpy.sign")
+                replacements[applied] = sympy.Symbol(f"{sign}({self._known[relu, expr.expr]})")
+        return self.parenthesize(body.xreplace(replacements), PRECEDENCE["Func"], strict=True)
 
     def _print_Trace(self, expr: sympy.Basic) -> str:
         # tr(P Q) = sum(Pᵀ ∘ Q): never forms the product, which is N x N for tr(Yᵀ log Ŷ).
@@ -49,7 +128,8 @@ class MatrixNumPyPrinter(NumPyPrinter):
         return f"{self._module_format('numpy.maximum')}({self._print(expr.args[0])}, 0.0)"
 
     def _print_step(self, expr: sympy.Basic) -> str:
-        return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, 0.0)"
+        # 1 where x > 0, else 0, also at exactly 0 (a boolean array: exact when multiplied).
+        return f"({self._print(expr.args[0])} > 0)"
 
     def _print_leaky_relu(self, expr: sympy.Basic) -> str:
         x = self._print(expr.args[0])
@@ -67,36 +147,72 @@ class MatrixNumPyPrinter(NumPyPrinter):
         return f"softmax({self._print(expr.arg)})"
 
 
-def softmax(S: np.ndarray) -> np.ndarray:
-    """Column-wise softmax, shifted by each column's maximum so exp never overflows."""
-    shifted = np.exp(S - S.max(axis=0, keepdims=True))
-    return shifted / shifted.sum(axis=0, keepdims=True)
+def function_source(derivation: Derivation, outputs: Sequence[sympy.Basic] | sympy.Basic, *,
+                    per_block: bool) -> str:
+    """lambdify's source of a function of (X, Y, *parameters) returning `outputs` (several or one).
 
-
-def lambdify(derivation: Derivation, exprs: list[sympy.Basic] | sympy.Basic) -> Callable:
-    """SymPy's lambdify of `exprs` as a function of (X, Y, *parameters).
-
-    Common subexpressions are shared across all `exprs`, but never pulled out of the body of an
-    element-wise function, where they would refer to its bound variable.
+    Each definition the outputs need becomes one assignment. With `per_block` the function also
+    takes N, the whole batch's size, so it can be called on a block of samples (see `codegen`).
     """
-    bound = {v for e in sympy.sympify(exprs if isinstance(exprs, list) else [exprs])
-             for f in e.atoms(sympy.Lambda) for v in f.variables}
-    return sympy.lambdify(
-        derivation.arguments, exprs,
+    chain = _needed(derivation.definitions,
+                    outputs if isinstance(outputs, (list, tuple)) else [outputs])
+    arguments = (*derivation.arguments, derivation.N) if per_block else derivation.arguments
+    widths = _widths(derivation)
+    shapes = {**widths, derivation.N: "X.shape[1]"}
+    known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in chain
+             if isinstance(d.expr, ElementwiseApplyFunction)}
+    function = sympy.lambdify(
+        arguments, outputs,
         modules=[{"softmax": softmax}, "numpy"],
-        printer=MatrixNumPyPrinter(_dimensions(derivation)),
-        cse=lambda e: sympy.cse(e, ignore=bound, list=False),
+        printer=MatrixNumPyPrinter(widths if per_block else shapes, shapes, known),
+        cse=lambda expressions: ([(d.symbol, d.expr) for d in chain], expressions),
         docstring_limit=0,
     )
+    return inspect.getsource(function)
 
 
-def _dimensions(derivation: Derivation) -> dict[sympy.Symbol, str]:
-    """Each size symbol read off the shape of an argument: N and n0 from X, n_l from W_l."""
+def _needed(definitions: Sequence[Definition], outputs: Sequence[sympy.Basic]) -> list[Definition]:
+    """The definitions `outputs` depend on, in definition order."""
+    wanted = set(outputs)
+    needed = []
+    for definition in reversed(definitions):
+        if definition.symbol in wanted:
+            needed.append(definition)
+            wanted |= definition.expr.free_symbols
+    return needed[::-1]
+
+
+def _widths(derivation: Derivation) -> dict[sympy.Symbol, str]:
+    """Each width symbol read off the shape of an argument: n0 from X, n_l from W_l."""
     weights = [p for p in derivation.parameters if p.name.startswith("W")]
-    dimensions = {derivation.N: "X.shape[1]", derivation.widths[0]: "X.shape[0]"}
+    widths = {derivation.widths[0]: "X.shape[0]"}
     for width, weight in zip(derivation.widths[1:], weights):
-        dimensions[width] = f"{weight.name}.shape[0]"
-    return dimensions
+        widths[width] = f"{weight.name}.shape[0]"
+    return widths
+
+
+def module_source(derivation: Derivation, functions: dict[str, str]) -> str:
+    """A Python module of lambdify's functions (`functions`: name -> source), each renamed."""
+    layers = ", ".join(derivation.activations)
+    biases = "with biases" if derivation.bias else "without biases"
+    header = (f'"""NumPy code generated by SymPy\'s lambdify from derive\'s derivation of a network\n'
+              f"with {layers} layers, {derivation.loss_name} loss, {biases}.\n\n"
+              f"X is d x N (a column per sample), Y is k x N; a function taking N, the whole\n"
+              f'batch\'s size, may be given a block of the batch\'s columns and its results summed.\n"""\n\n'
+              f"import numpy\n\nfrom derive.codegen import softmax\n")
+    renamed = [source.replace("def _lambdifygenerated(", f"def {name}(", 1)
+               for name, source in functions.items()]
+    return "\n\n".join([header, *renamed])
+
+
+def gradient_module(network: Network) -> str:
+    """The module of `network`'s gradient functions, per block of samples: `gradients` returns
+    them all, `dL_dW1` (and so on) one each."""
+    derivation = derive(network)
+    functions = {"gradients": function_source(derivation, derivation.gradients, per_block=True)}
+    for gradient in derivation.gradients:
+        functions[gradient.name] = function_source(derivation, (gradient,), per_block=True)
+    return module_source(derivation, functions)
 
 
 @dataclass(frozen=True)
@@ -104,34 +220,38 @@ class Compiled:
     """The lambdified functions of one derivation.
 
     `intermediates` returns every defined quantity (forward and backward) in definition order;
-    `gradients` returns dL/dθ for every parameter θ; `loss` returns L alone. All take the derivation's arguments
-    (X, Y, parameters...) with X as d x N and Y as k x N.
+    `gradients` returns dL/dθ for every parameter θ; `loss` returns L alone. All take the
+    derivation's arguments (X, Y, parameters...) with X as d x N and Y as k x N. `gradients`
+    evaluates `code`, lambdify's source, over blocks of samples.
     """
 
     derivation: Derivation
     intermediates: Callable
     gradients: Callable
     loss: Callable
+    code: str
 
     def source(self) -> str:
         """The Python source lambdify generated for the gradients: what SymPy produced."""
-        return inspect.getsource(self.gradients)
+        return self.code
 
 
 @cache
 def compile_derivation(derivation: Derivation) -> Compiled:
     """Lambdify every intermediate and, separately, just the gradients (less work per call)."""
-    every = [derivation.composite(d.symbol) for d in derivation.definitions]
-    gradients = [derivation.composite(g) for g in derivation.gradients]
-    loss = lambdify(derivation, derivation.composite(derivation.loss))
-    return Compiled(derivation, lambdify(derivation, every), lambdify(derivation, gradients),
-                    lambda *arguments: float(loss(*arguments)))
-
-
-def as_columns(y: np.ndarray, k: int) -> np.ndarray:
-    """Targets as k x N: a flat length-N vector is one row."""
-    y = np.asarray(y, dtype=float)
-    return y.reshape(1, -1) if y.ndim == 1 else y.reshape(k, -1)
+    sources = {
+        "intermediates": function_source(derivation, [d.symbol for d in derivation.definitions],
+                                         per_block=False),
+        "gradients": function_source(derivation, derivation.gradients, per_block=True),
+        "loss": function_source(derivation, derivation.loss, per_block=False),
+    }
+    name = f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name}; " \
+           f"bias={derivation.bias}>"
+    functions = codegen.load(module_source(derivation, sources), name)
+    loss = functions["loss"]
+    return Compiled(derivation, functions["intermediates"],
+                    codegen.blocked(functions["gradients"], bias=derivation.bias),
+                    lambda *arguments: float(loss(*arguments)), sources["gradients"])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,156 @@
+"""Code SymPy generated, run without SymPy: a disk cache of it, and its evaluation in blocks.
+
+Only the standard library and NumPy are imported here, so a process whose code is already in the
+cache never imports SymPy. A cache file is named by a hash of everything that shaped its code:
+the request (architecture and functions), derive's and SymPy's versions and the text of derive's
+code-generating modules, so editing any of them, or upgrading SymPy, can never reuse stale code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import os
+import tempfile
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+CACHE_VARIABLE = "DERIVE_CACHE_DIR"
+"""The environment variable that overrides where generated code is cached."""
+
+GENERATORS = ("activations.py", "symbolic.py", "numeric.py", "codegen.py")
+"""derive's modules whose text determines the generated code, hashed into every cache key."""
+
+BLOCK_BYTES = 1 << 18
+"""Working set per block of samples: a few of these fit in a core's L2 cache (512 KiB here)."""
+
+MIN_BLOCK = 256
+"""Fewest samples per block, so per-call overhead stays small against the arithmetic."""
+
+Kernel = Callable[..., tuple[np.ndarray, ...]]
+Gradients = Callable[..., tuple[np.ndarray, ...]]
+
+
+def softmax(S: np.ndarray) -> np.ndarray:
+    """Column-wise softmax, shifted by each column's maximum so exp never overflows."""
+    shifted = np.exp(S - S.max(axis=0, keepdims=True))
+    return shifted / shifted.sum(axis=0, keepdims=True)
+
+
+def cache_dir() -> Path:
+    """`$DERIVE_CACHE_DIR`, else `$XDG_CACHE_HOME/derive`, else `~/.cache/derive`."""
+    if os.environ.get(CACHE_VARIABLE):
+        return Path(os.environ[CACHE_VARIABLE])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "derive"
+
+
+def cache_key(request: str) -> str:
+    """A hash of `request` and of everything else the code generated for it depends on."""
+    digest = hashlib.sha256(request.encode())
+    for package in ("derive", "sympy"):
+        digest.update(f"\n{package} {_version(package)}".encode())
+    here = Path(__file__).parent
+    for name in GENERATORS:
+        digest.update(b"\n" + (here / name).read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cached(request: str, generate: Callable[[], str]) -> dict[str, Any]:
+    """The namespace of the cached module for `request`; on a miss, `generate()`'s, cached.
+
+    `generate` runs only on a miss, and a cache that cannot be written only costs the next
+    process a fresh generation.
+    """
+    path = cache_dir() / f"{cache_key(request)}.py"
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError:
+        source = generate()
+        try:
+            _write_atomically(path, source)
+        except OSError:
+            pass
+    return load(source, str(path))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see a partial file.
+
+    Two processes that miss at once both write the same text; the last rename wins.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def load(source: str, filename: str) -> dict[str, Any]:
+    """Execute generated module source; its namespace. Tracebacks and `inspect` show the source."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace: dict[str, Any] = {"__name__": "derive.generated"}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+def blocked(kernel: Kernel, *, bias: bool) -> Gradients:
+    """`kernel(X, Y, *parameters, N)` for user-shaped arguments, summed over blocks of samples.
+
+    X is d x N (a column per sample), y is k x N or a length-N vector, and parameters come as
+    W1, (b1,) W2, ... with biases (when `bias`) as columns or flat vectors. Gradients are sums
+    over samples, so the whole batch's are the sum of its blocks', each scaled by the whole
+    batch's N; a block's temporaries stay in cache instead of streaming through memory.
+    """
+
+    def gradients(X: ArrayLike, y: ArrayLike, *parameters: ArrayLike) -> tuple[np.ndarray, ...]:
+        X = np.asarray(X, float)
+        N = X.shape[1]
+        Y = np.asarray(y, float).reshape(-1, N)
+        arrays = [np.asarray(p, float) for p in parameters]
+        if bias:
+            arrays[1::2] = [b.reshape(-1, 1) for b in arrays[1::2]]
+        if N <= MIN_BLOCK:
+            return kernel(X, Y, *arrays, N)
+        return _sum_blocks(kernel, X, Y, arrays)
+
+    return gradients
+
+
+def _sum_blocks(kernel: Kernel, X: np.ndarray, Y: np.ndarray,
+                parameters: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The kernel's results summed over blocks of columns, each copied to contiguous memory.
+
+    A block sliced out of X has rows far apart in memory, which BLAS multiplies slowly; the
+    copy costs less than it saves.
+    """
+    N = X.shape[1]
+    rows = X.shape[0] + Y.shape[0] + sum(p.shape[0] for p in parameters)
+    block = max(MIN_BLOCK, BLOCK_BYTES // (8 * rows))
+    totals = None
+    for start in range(0, N, block):
+        stop = start + block
+        part = kernel(np.ascontiguousarray(X[:, start:stop]), np.ascontiguousarray(Y[:, start:stop]),
+                      *parameters, N)
+        if totals is None:
+            totals = part
+        else:
+            for total, value in zip(totals, part):
+                total += value
+    return totals
