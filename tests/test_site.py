@@ -312,3 +312,9 @@ def test_seed_page_shows_the_readers_aids(seed_page_in_browser: dict) -> None:
 def test_dark_mode_and_search_work(seed_page_in_browser: dict) -> None:
     assert seed_page_in_browser["schemes"] == ("default", "slate")
     assert seed_page_in_browser["search_results"] > 0
+
+
+def test_seed_page_shows_the_notebooks_numbers_at_four_decimals(built_site: Path) -> None:
+    page = (built_site / seed_page_url() / "index.html").read_text()
+    for shown in ("L = 0.4916", "-0.1029", "0.6017", "L = 0.4657"):
+        assert shown in page

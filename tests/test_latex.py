@@ -1,0 +1,62 @@
+"""The LaTeX the pages and documents are made of: golden strings and well-formed documents."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy
+
+from derive import derive
+from derive.api import SEED
+from derive.latex import bmatrix, escape_latex, number, tex
+from derive.pages import example_pages
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+
+
+def test_bmatrix_rows_at_the_examples_precision():
+    assert bmatrix(np.array([[0.75, -0.00001], [2, 3]]), 4) == (
+        r"\begin{bmatrix}0.7500 & 0.0000 \\ 2.0000 & 3.0000\end{bmatrix}")
+    assert bmatrix(sympy.Matrix([[sympy.Rational(3, 4), -1]]), 4) == (
+        r"\begin{bmatrix}\frac{3}{4} & -1\end{bmatrix}")
+
+
+def test_numbers_never_show_negative_zero():
+    assert number(-0.00001, 4) == "0.0000"
+    assert number(-0.5, 2) == "-0.50"
+
+
+def test_chain_rule_steps_print_in_textbook_notation():
+    steps = {d.symbol.name: d for d in derive(SEED).backward}
+    assert tex(steps["delta1"].expr) == r"\operatorname{step}\left(S_{1}\right) \circ G_{1}"
+    assert tex(steps["dL_dW1"].symbol) == r"\frac{\partial L}{\partial W_{1}}"
+    assert tex(steps["dL_dW1"].expr) == r"\delta_{1} X^{T}"
+    assert tex(steps["G1"].expr) == r"W_{2}^{T} \delta_{2}"
+
+
+def test_text_is_escaped_for_latex():
+    assert escape_latex(r"50% of {x}_1 & $5 #\ ~^") == (
+        r"50\% of \{x\}\_1 \& \$5 \#\textbackslash{} \~{}\^{}")
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_each_tex_document_is_well_formed(path):
+    document = example_pages(path)[f"examples/{path.stem}.tex"]
+    assert document.startswith(r"\documentclass")
+    assert r"\usepackage{amsmath,amssymb}" in document
+    assert document.rstrip().endswith(r"\end{document}")
+    stack = []
+    for kind, name in re.findall(r"\\(begin|end)\{(\w+\*?)\}", document):
+        if kind == "begin":
+            stack.append(name)
+        else:
+            assert stack and stack.pop() == name, name
+    assert stack == []
+    depth = 0
+    for char in re.sub(r"\\[{}]", "", document):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        assert depth >= 0
+    assert depth == 0
+    assert document.count(r"\[") == document.count(r"\]")
