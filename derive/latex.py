@@ -64,12 +64,34 @@ def number(value: float | sympy.Basic, precision: int) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+ELIDE_BEYOND = 10
+"""Rows or columns shown in full; a longer side shows its first and last entries around dots."""
+_HEAD, _TAIL = 4, 2
+
+
 def bmatrix(values: np.ndarray | sympy.MatrixBase, precision: int) -> str:
-    """A numeric matrix (or scalar) as a LaTeX bmatrix at the given precision (or exact)."""
+    """A numeric matrix (or scalar) as a LaTeX bmatrix at the given precision (or exact).
+
+    Large matrices are elided the way NumPy prints them: first and last rows and columns.
+    """
     if not isinstance(values, sympy.MatrixBase):
         values = np.atleast_2d(np.asarray(values, dtype=float))
-    rows = [" & ".join(number(v, precision) for v in row) for row in values.tolist()]
-    return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+    table = values.tolist()
+    rows, cols = _kept(len(table)), _kept(len(table[0]))
+    dots = {"row": r"\vdots", "col": r"\cdots", "both": r"\ddots"}
+    lines = []
+    for i in rows:
+        cells = [dots["both" if i is None else "col"] if j is None else
+                 (dots["row"] if i is None else number(table[i][j], precision)) for j in cols]
+        lines.append(" & ".join(cells))
+    return r"\begin{bmatrix}" + r" \\ ".join(lines) + r"\end{bmatrix}"
+
+
+def _kept(n: int) -> list[int | None]:
+    """Indices shown along a side of n entries; None stands for the elided ones."""
+    if n <= ELIDE_BEYOND:
+        return list(range(n))
+    return [*range(_HEAD), None, *range(n - _TAIL, n)]
 
 
 def shape(values: np.ndarray | sympy.MatrixBase) -> str:

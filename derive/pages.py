@@ -13,7 +13,7 @@ from .exact import exact_steps, rational_matrix
 from .expansion import Expansion, expand, is_small
 from .figures import diagram_alt, loss_curve, network_diagram
 from .gradcheck import STEP, TOLERANCE, gradient_check, require_passing
-from .latex import tex
+from .latex import ELIDE_BEYOND, tex
 from .notation import hand_calculation, index_form
 from .numeric import TrainingStep, compile_derivation, train
 from .render import render
@@ -90,6 +90,8 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
         "expanded": _expanded_entry(expansion),
         "expansion_agrees": expansion.agrees() if expansion else None,
         "diagram_alt": diagram_alt(example),
+        "elided": max(*example.network.sizes, example.X.shape[1]) > ELIDE_BEYOND,
+        "elided_beyond": ELIDE_BEYOND,
         "weight_columns": _weight_columns(example),
         "relu_like": sorted({a for a in example.network.activations if "relu" in a}),
         "source": compile_derivation(derivation).source(),

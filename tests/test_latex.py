@@ -60,3 +60,11 @@ def test_each_tex_document_is_well_formed(path):
         assert depth >= 0
     assert depth == 0
     assert document.count(r"\[") == document.count(r"\]")
+
+
+def test_large_matrices_are_elided_like_numpy_prints_them():
+    wide = bmatrix(np.arange(2 * 20).reshape(2, 20), 0)
+    assert wide == (r"\begin{bmatrix}0 & 1 & 2 & 3 & \cdots & 18 & 19 \\ "
+                    r"20 & 21 & 22 & 23 & \cdots & 38 & 39\end{bmatrix}")
+    square = bmatrix(np.zeros((30, 30)), 0)
+    assert square.count(r"\\") == 6 and r"\ddots" in square and square.count(r"\vdots") == 6
