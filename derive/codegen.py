@@ -15,15 +15,18 @@ import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 CACHE_VARIABLE = "DERIVE_CACHE_DIR"
 """The environment variable that overrides where generated code is cached."""
 
-GENERATORS = ("activations.py", "symbolic.py", "numeric.py", "codegen.py")
+GENERATORS = tuple(Path(__file__).with_name(name)
+                   for name in ("activations.py", "symbolic.py", "numeric.py", "codegen.py"))
 """derive's modules whose text determines the generated code, hashed into every cache key."""
 
 BLOCK_BYTES = 1 << 18
@@ -55,9 +58,8 @@ def cache_key(request: str) -> str:
     digest = hashlib.sha256(request.encode())
     for package in ("derive", "sympy"):
         digest.update(f"\n{package} {_version(package)}".encode())
-    here = Path(__file__).parent
-    for name in GENERATORS:
-        digest.update(b"\n" + (here / name).read_bytes())
+    for path in GENERATORS:
+        digest.update(b"\n" + path.read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -71,18 +73,18 @@ def _version(package: str) -> str:
 def cached(request: str, generate: Callable[[], str]) -> dict[str, Any]:
     """The namespace of the cached module for `request`; on a miss, `generate()`'s, cached.
 
-    `generate` runs only on a miss, and a cache that cannot be written only costs the next
-    process a fresh generation.
+    `generate` runs only on a miss (or an unreadable file); a cache that cannot be written only
+    costs the next process a fresh generation.
     """
     path = cache_dir() / f"{cache_key(request)}.py"
     try:
-        source = path.read_text(encoding="utf-8")
-    except OSError:
+        return load(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError):
         source = generate()
-        try:
-            _write_atomically(path, source)
-        except OSError:
-            pass
+    try:
+        _write_atomically(path, source)
+    except OSError:
+        pass
     return load(source, str(path))
 
 
@@ -141,8 +143,7 @@ def _sum_blocks(kernel: Kernel, X: np.ndarray, Y: np.ndarray,
     copy costs less than it saves.
     """
     N = X.shape[1]
-    rows = X.shape[0] + Y.shape[0] + sum(p.shape[0] for p in parameters)
-    block = max(MIN_BLOCK, BLOCK_BYTES // (8 * rows))
+    block = _block_size(X, Y, parameters)
     totals = None
     for start in range(0, N, block):
         stop = start + block
@@ -154,3 +155,9 @@ def _sum_blocks(kernel: Kernel, X: np.ndarray, Y: np.ndarray,
             for total, value in zip(totals, part):
                 total += value
     return totals
+
+
+def _block_size(X: np.ndarray, Y: np.ndarray, parameters: list[np.ndarray]) -> int:
+    """Samples per block: each sample's column of every layer together fits in BLOCK_BYTES."""
+    rows = X.shape[0] + Y.shape[0] + sum(p.shape[0] for p in parameters)
+    return max(MIN_BLOCK, BLOCK_BYTES // (8 * rows))

@@ -1,0 +1,246 @@
+"""The generated-code cache, evaluation in blocks of samples, and SymPy-free imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from reference import backward
+
+from derive import api, codegen, numeric
+from derive.api import gradient_function
+from derive.numeric import compile_derivation
+from derive.spec import Network
+from derive.symbolic import derive
+
+ROOT = Path(__file__).resolve().parents[1]
+
+NETWORKS = [
+    Network((2, 3, 1), ("relu", "linear"), "l2", False),
+    Network((3, 4, 2), ("tanh", "sigmoid"), "mse", True),
+    Network((2, 5, 3, 2), ("leaky_relu", "sigmoid", "sigmoid"), "bce", True),
+    Network((4, 3, 3), ("relu", "softmax"), "cross_entropy", True),
+]
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty cache directory for each test; the user's cache is never touched."""
+    directory = tmp_path / "cache"
+    monkeypatch.setenv(codegen.CACHE_VARIABLE, str(directory))
+    monkeypatch.setattr(api, "_modules", {})
+    return directory
+
+
+def problem(network: Network, N: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """X, Y and the parameters (biases as columns) of a random problem for `network`."""
+    rng = np.random.default_rng(seed)
+    sizes = network.sizes
+    X = rng.normal(size=(sizes[0], N))
+    if network.loss == "cross_entropy":
+        Y = rng.dirichlet(np.ones(sizes[-1]), size=N).T
+    else:
+        Y = rng.uniform(0.1, 0.9, size=(sizes[-1], N))
+    parameters = []
+    for l in range(network.depth):
+        parameters.append(rng.normal(scale=0.7, size=(sizes[l + 1], sizes[l])))
+        if network.bias:
+            parameters.append(rng.normal(scale=0.5, size=(sizes[l + 1], 1)))
+    return X, Y, *parameters
+
+
+def by_hand(network: Network, X, Y, *parameters) -> list[np.ndarray]:
+    """The gradients by hand-written backpropagation, in the order W1, (b1,) W2, ..."""
+    weights = list(parameters[:: 2 if network.bias else 1])
+    biases = list(parameters[1::2]) if network.bias else []
+    dW, db = backward(X, Y, weights, biases, network.activations, network.loss)
+    return [g for pair in zip(dW, db) for g in pair] if network.bias else dW
+
+
+def generations(monkeypatch: pytest.MonkeyPatch) -> list[Network]:
+    """Record each call of SymPy's code generation (a cache miss)."""
+    calls: list[Network] = []
+    original = numeric.gradient_module
+
+    def recording(network: Network) -> str:
+        calls.append(network)
+        return original(network)
+
+    monkeypatch.setattr(numeric, "gradient_module", recording)
+    return calls
+
+
+@pytest.mark.parametrize("network", NETWORKS, ids=lambda n: "-".join(n.activations))
+def test_a_cache_miss_and_a_hit_give_identical_numbers(network, cache, monkeypatch):
+    calls = generations(monkeypatch)
+    arguments = problem(network, 37)
+    missed = gradient_function(network)(*arguments)
+    assert len(calls) == 1 and len(list(cache.glob("*.py"))) == 1
+    api._modules.clear()
+    hit = gradient_function(network)(*arguments)
+    assert len(calls) == 1
+    for a, b, expected in zip(missed, hit, by_hand(network, *arguments)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_the_cached_file_is_the_code_sympy_generates(cache):
+    network = NETWORKS[1]
+    gradient_function(network)
+    (path,) = cache.glob("*.py")
+    assert path.read_text() == numeric.gradient_module(network)
+    assert "def gradients(X, Y, W1, b1, W2, b2, N):" in path.read_text()
+
+
+def test_a_changed_key_never_reuses_stale_code(cache, monkeypatch, tmp_path):
+    network = NETWORKS[0]
+    calls = generations(monkeypatch)
+    gradient_function(network)
+    (stale,) = cache.glob("*.py")
+    stale.write_text(stale.read_text().replace("-1/N*", "-2/N*"))  # what older code might do
+    arguments = problem(network, 5)
+    expected = by_hand(network, *arguments)
+
+    def fresh_gradients():
+        api._modules.clear()
+        return gradient_function(network)(*arguments)
+
+    # A different SymPy (or derive) version is a different key: the stale file is not read.
+    version = codegen._version
+    monkeypatch.setattr(codegen, "_version", lambda package: "0.0.0")
+    np.testing.assert_allclose(fresh_gradients()[0], expected[0], rtol=1e-12)
+    monkeypatch.setattr(codegen, "_version", version)
+    # So is any change to the text of derive's code-generating modules.
+    edited = tmp_path / "numeric.py"
+    edited.write_text(codegen.GENERATORS[2].read_text() + "\n# edited\n")
+    monkeypatch.setattr(codegen, "GENERATORS", (*codegen.GENERATORS[:2], edited, codegen.GENERATORS[3]))
+    np.testing.assert_allclose(fresh_gradients()[0], expected[0], rtol=1e-12)
+    assert len(calls) == 3
+    assert stale.exists() and len(list(cache.glob("*.py"))) == 3
+
+
+def test_keys_differ_by_request_and_are_stable():
+    assert codegen.cache_key("a") == codegen.cache_key("a") != codegen.cache_key("b")
+
+
+def test_an_unreadable_cache_file_is_regenerated(cache, monkeypatch):
+    network = NETWORKS[0]
+    gradient_function(network)
+    (path,) = cache.glob("*.py")
+    path.write_text("def gradients(:\n")
+    api._modules.clear()
+    arguments = problem(network, 6)
+    np.testing.assert_allclose(gradient_function(network)(*arguments)[1],
+                               by_hand(network, *arguments)[1], rtol=1e-12)
+    assert "def gradients(X, Y, W1, W2, N):" in path.read_text()
+
+
+def test_an_unwritable_cache_still_gives_gradients(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(codegen.CACHE_VARIABLE, str(blocker / "cache"))
+    arguments = problem(NETWORKS[0], 4)
+    np.testing.assert_allclose(gradient_function(NETWORKS[0])(*arguments)[0],
+                               by_hand(NETWORKS[0], *arguments)[0], rtol=1e-12)
+
+
+def test_racing_writers_leave_one_complete_file(cache):
+    sources = [f"# generated\nvalue = {'x' * 100_000!r}\n"] * 8
+    results: list[dict] = []
+    barrier = threading.Barrier(len(sources))
+
+    def generate(source: str) -> str:
+        barrier.wait()  # every writer has missed before any has written
+        return source
+
+    threads = [threading.Thread(target=lambda s=s: results.append(codegen.cached("race", lambda: generate(s))))
+               for s in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r["value"] for r in results] == ["x" * 100_000] * len(sources)
+    assert [p.name for p in cache.iterdir()] == [f"{codegen.cache_key('race')}.py"]
+
+
+def test_the_default_cache_is_the_users_cache_directory(monkeypatch, tmp_path):
+    monkeypatch.delenv(codegen.CACHE_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert codegen.cache_dir() == tmp_path / "derive"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert codegen.cache_dir() == Path.home() / ".cache" / "derive"
+
+
+@pytest.mark.parametrize("network", NETWORKS, ids=lambda n: "-".join(n.activations))
+@pytest.mark.parametrize("N", [1, 2, 7, 10, 23])
+def test_blocked_evaluation_equals_unblocked(network, N, monkeypatch):
+    monkeypatch.setattr(codegen, "MIN_BLOCK", 1)
+    monkeypatch.setattr(codegen, "_block_size", lambda X, Y, parameters: 3)
+    derivation = derive(network)
+    compiled = compile_derivation(derivation)
+    kernel = codegen.load(numeric.gradient_module(network), "<test>")["gradients"]
+    arguments = problem(network, N, seed=N)
+    X, Y, *parameters = arguments
+    whole = kernel(X, Y, *parameters, N)
+    for got in (compiled.gradients(*arguments), gradient_function(network)(*arguments)):
+        for g, w, expected in zip(got, whole, by_hand(network, *arguments)):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_blocks_cover_every_sample_once(monkeypatch):
+    monkeypatch.setattr(codegen, "MIN_BLOCK", 1)
+    monkeypatch.setattr(codegen, "_block_size", lambda X, Y, parameters: 3)
+    seen: list[int] = []
+
+    def kernel(X, Y, W1, W2, N):
+        seen.append(X.shape[1])
+        return (np.zeros((1, 1)),)
+
+    X, Y = np.zeros((2, 10)), np.zeros((1, 10))
+    codegen.blocked(kernel, bias=False)(X, Y, np.zeros((2, 2)), np.zeros((1, 2)))
+    assert seen == [3, 3, 3, 1]
+
+
+def test_generated_code_reads_like_the_derivation():
+    seed = compile_derivation(derive(NETWORKS[0])).source()
+    for line in ("S1 = W1.dot(X)", "G2 = -1/N*(Y - Z2)", "dL_dW1 = delta1.dot(X.T)"):
+        assert line in seed
+    biased = compile_derivation(derive(NETWORKS[1])).source()
+    assert "numpy.ones" not in biased and ".dot(-1" not in biased
+    assert "delta2 = (Z2*(1 - Z2)) * G2" in biased  # sigmoid' from the computed sigmoid
+    assert "dL_db1 = delta1.sum(axis=1, keepdims=True)" in biased
+
+
+def run_python(code: str, cache: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, codegen.CACHE_VARIABLE: str(cache), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_fresh_process_with_a_warm_cache_never_imports_sympy(cache):
+    cold = run_python("import sys; from derive import dL_dW1; print('sympy' in sys.modules)", cache)
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stdout.strip() == "True"  # the miss derived the code with SymPy
+    warm = run_python(
+        "import derive, sys; from derive import dL_dW1, dL_dW2, gradients; "
+        "assert 'sympy' not in sys.modules; import numpy as np; "
+        "print(dL_dW1(np.ones((2, 3)), np.ones(3), np.ones((4, 2)), np.ones((1, 4))).shape)",
+        cache)
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout.strip() == "(4, 2)"
+
+
+def test_import_derive_is_light_and_every_name_still_loads(cache):
+    names = "SEED Derivation DeriveError Example Network SpecError compile_derivation dL_dW1 " \
+            "dL_dW2 derive gradient_function gradients load_example train"
+    result = run_python(
+        "import sys, derive; assert 'sympy' not in sys.modules; "
+        f"from derive import {', '.join(names.split())}; "
+        "assert SEED.sizes == (2, 3, 1) and callable(derive)", cache)
+    assert result.returncode == 0, result.stderr
