@@ -29,7 +29,6 @@ class Definition:
 
     symbol: sympy.Basic
     expr: sympy.Basic
-    meaning: str
     objective: sympy.Basic | None = None
     wrt: sympy.Basic | None = None
 
@@ -110,62 +109,96 @@ def _derive(activations: tuple[str, ...], loss_name: str, bias: bool) -> Derivat
     N = Symbol("N", integer=True, positive=True)
     X = MatrixSymbol("X", widths[0], N)
     Y = MatrixSymbol("Y", widths[-1], N)
-    ones = sympy.OneMatrix(N, 1)
-
-    weights = [MatrixSymbol(f"W{l}", widths[l], widths[l - 1]) for l in range(1, depth + 1)]
-    biases = [MatrixSymbol(f"b{l}", widths[l], 1) for l in range(1, depth + 1)]
-    S = [MatrixSymbol(f"S{l}", widths[l], N) for l in range(1, depth + 1)]
-    Z = [X] + [MatrixSymbol(f"Z{l}", widths[l], N) for l in range(1, depth + 1)]
-    parameters = []
-    forward, locals_ = [], []
-    for l in range(1, depth + 1):
-        pre = weights[l - 1] * Z[l - 1]
-        parameters.append(weights[l - 1])
-        if bias:
-            pre = pre + biases[l - 1] * ones.T
-            parameters.append(biases[l - 1])
-        forward.append(Definition(S[l - 1], pre, f"pre-activation of layer {l}"))
-        activation = activations[l - 1]
-        forward.append(Definition(Z[l], _activate(activation, S[l - 1]), f"output of layer {l}"))
-        if activation in ELEMENTWISE:
-            locals_.append(_local(l, activation))
-    loss = Symbol("L")
-    output = Z[-1]
-    forward.append(Definition(loss, _loss(loss_name, Y, output, N), f"{loss_name} loss"))
-
-    backward, gradients = [], []
+    layers = [_Layer(l, activations[l - 1], widths[l], widths[l - 1], N, bias)
+              for l in range(1, depth + 1)]
+    forward = _forward(layers, X, Y, N, loss_name)
     shortcut = _output_shortcut(activations[-1], loss_name)
+    backward = _backward(layers, X, Y, N, forward[-1], shortcut)
+    parameters = tuple(p for layer in layers for p in layer.parameters)
+    gradients = tuple(MatrixSymbol(f"dL_d{p.name}", *p.shape) for p in parameters)
+    locals_ = tuple(_local(layer.index, layer.activation) for layer in layers
+                    if layer.activation in ELEMENTWISE)
+    return Derivation(activations, loss_name, bias, X, Y, N, widths, parameters, forward,
+                      backward, locals_, gradients, shortcut)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """The symbols of layer l: S = W Z_prev (+ b 1ᵀ), Z = f(S)."""
+
+    index: int
+    activation: str
+    width: Symbol
+    inputs: Symbol
+    N: Symbol
+    bias: bool
+
+    @property
+    def W(self) -> MatrixSymbol:
+        return MatrixSymbol(f"W{self.index}", self.width, self.inputs)
+
+    @property
+    def b(self) -> MatrixSymbol:
+        return MatrixSymbol(f"b{self.index}", self.width, 1)
+
+    @property
+    def parameters(self) -> tuple[MatrixSymbol, ...]:
+        return (self.W, self.b) if self.bias else (self.W,)
+
+    def S(self) -> MatrixSymbol:
+        return MatrixSymbol(f"S{self.index}", self.width, self.N)
+
+    def Z(self) -> MatrixSymbol:
+        return MatrixSymbol(f"Z{self.index}", self.width, self.N)
+
+    def pre_activation(self, Z_prev: MatrixSymbol) -> sympy.Basic:
+        pre = self.W * Z_prev
+        return pre + self.b * sympy.OneMatrix(1, self.N) if self.bias else pre
+
+
+def _forward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
+             loss_name: str) -> tuple[Definition, ...]:
+    """S_l and Z_l for every layer, then the loss: the definitions the pages start from."""
+    forward, Z_prev = [], X
+    for layer in layers:
+        forward.append(Definition(layer.S(), layer.pre_activation(Z_prev)))
+        forward.append(Definition(layer.Z(), _activate(layer.activation, layer.S())))
+        Z_prev = layer.Z()
+    forward.append(Definition(Symbol("L"), _loss(loss_name, Y, Z_prev, N)))
+    return tuple(forward)
+
+
+def _backward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
+              loss: Definition, shortcut: str | None) -> tuple[Definition, ...]:
+    """The chain rule from the loss back to the first layer, each step one SymPy `diff`.
+
+    G_l = dL/dZ_l, δ_l = dL/dS_l, then dL/dW_l, dL/db_l and G_{l-1}, all as vector-Jacobian
+    products tr(upstreamᵀ · local) differentiated by SymPy.
+    """
+    last = layers[-1]
     if shortcut:
-        k = widths[-1]
-        scale = 1 / N if loss_name == "cross_entropy" else 1 / (N * k)
-        delta = MatrixSymbol(f"delta{depth}", widths[-1], N)
-        backward.append(Definition(delta, scale * (output - Y), f"dL/dS{depth}"))
+        k = last.width
+        scale = 1 / N if shortcut == "softmax_ce" else 1 / (N * k)
+        backward = [Definition(MatrixSymbol(f"delta{last.index}", k, N),
+                               scale * (last.Z() - Y))]
     else:
-        upstream = MatrixSymbol(f"G{depth}", widths[-1], N)
-        backward.append(Definition(upstream, vjp(forward[-1].expr, output), f"dL/dZ{depth}",
-                                   forward[-1].expr, output))
-    for l in range(depth, 0, -1):
-        if not (shortcut and l == depth):
-            upstream = backward[-1].symbol
-            delta = MatrixSymbol(f"delta{l}", widths[l], N)
-            objective = Trace(upstream.T * _activate(activations[l - 1], S[l - 1]))
-            backward.append(Definition(delta, vjp(objective, S[l - 1]), f"dL/dS{l}",
-                                       objective, S[l - 1]))
-        delta = backward[-1].symbol
-        objective = Trace(delta.T * forward[2 * (l - 1)].expr)
-        for parameter in (weights[l - 1], biases[l - 1]) if bias else (weights[l - 1],):
-            gradient = MatrixSymbol(f"dL_d{parameter.name}", *parameter.shape)
-            backward.append(Definition(gradient, vjp(objective, parameter),
-                                       f"dL/d{parameter.name}", objective, parameter))
-            gradients.append(gradient)
-        if l > 1:
-            upstream = MatrixSymbol(f"G{l - 1}", widths[l - 1], N)
-            backward.append(Definition(upstream, vjp(objective, Z[l - 1]), f"dL/dZ{l - 1}",
-                                       objective, Z[l - 1]))
-    order = {p.name: i for i, p in enumerate(parameters)}
-    gradients.sort(key=lambda g: order[g.name.removeprefix("dL_d")])
-    return Derivation(activations, loss_name, bias, X, Y, N, widths, tuple(parameters), tuple(forward),
-                      tuple(backward), tuple(locals_), tuple(gradients), shortcut)
+        backward = [Definition(MatrixSymbol(f"G{last.index}", last.width, N),
+                               vjp(loss.expr, last.Z()), loss.expr, last.Z())]
+    for position in range(len(layers) - 1, -1, -1):
+        layer = layers[position]
+        if not (shortcut and layer is last):
+            objective = Trace(backward[-1].symbol.T * _activate(layer.activation, layer.S()))
+            backward.append(Definition(MatrixSymbol(f"delta{layer.index}", layer.width, N),
+                                       vjp(objective, layer.S()), objective, layer.S()))
+        Z_prev = layers[position - 1].Z() if position else X
+        objective = Trace(backward[-1].symbol.T * layer.pre_activation(Z_prev))
+        for parameter in layer.parameters:
+            backward.append(Definition(MatrixSymbol(f"dL_d{parameter.name}", *parameter.shape),
+                                       vjp(objective, parameter), objective, parameter))
+        if position:
+            backward.append(Definition(MatrixSymbol(f"G{layer.index - 1}", *Z_prev.shape),
+                                       vjp(objective, Z_prev), objective, Z_prev))
+    return tuple(backward)
 
 
 def _activate(name: str, S: MatrixSymbol) -> sympy.Basic:
