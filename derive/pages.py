@@ -9,6 +9,7 @@ import numpy as np
 import sympy
 
 from .answer_key import answer_key, to_json
+from .errors import DeriveError
 from .exact import exact_steps, rational_matrix
 from .expansion import Expansion, expand, is_small
 from .figures import diagram_alt, loss_curve, network_diagram
@@ -42,7 +43,11 @@ class Quantity:
 
 
 def example_pages(path: Path) -> dict[str, str]:
-    """Docs-relative paths (`examples/NAME.md`, `.tex`, `.json`) mapped to their contents."""
+    """Docs-relative paths mapped to their contents: `examples/NAME.md` (the page), `.tex`,
+    `.json` (the answer key), `-network.svg` and, with several steps, `-loss.svg`.
+
+    Raises `DeriveError` when the example is invalid or a cross-check of the gradients fails.
+    """
     example = load_example(path)
     checks = gradient_check(example)
     require_passing(example, checks)
@@ -66,6 +71,9 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
     sizes = {w: n for w, n in zip(derivation.widths, example.network.sizes)}
     sizes[derivation.N] = example.X.shape[1]
     expansion = expand(derivation, example) if is_small(example) else None
+    if expansion and not expansion.agrees():
+        raise DeriveError(f"{example.path}: cross-check: the element-wise derivative differs "
+                          "from the matrix-form chain rule")
     if example.exact:
         detailed = exact_steps(example, DETAILED_STEPS)
         data = {"X": rational_matrix(example.X), "Y": rational_matrix(example.Y)}
@@ -83,12 +91,10 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
                                                        **detailed[0].values}, example.precision),
         "locals": derivation.locals,
         "shortcut": _shortcut(derivation, example),
-        "parameters": [p.name for p in derivation.parameters],
         "steps": steps,
         "detailed": detailed,
         "loss_table": [(i + 1, steps[i]) for i in table_rows],
         "expanded": _expanded_entry(expansion),
-        "expansion_agrees": expansion.agrees() if expansion else None,
         "diagram_alt": diagram_alt(example),
         "elided": max(*example.network.sizes, example.X.shape[1]) > ELIDE_BEYOND,
         "elided_beyond": ELIDE_BEYOND,
