@@ -19,6 +19,9 @@ STEP = 1e-5
 """The finite-difference step h: (L(θ + h) - L(θ - h)) / 2h."""
 TOLERANCE = 1e-6
 """Largest relative error accepted: max |symbolic - numeric| / max(|symbolic|, |numeric|)."""
+ABSOLUTE_TOLERANCE = 1e-9
+"""Absolute errors below this pass whatever the relative error: central differences cannot
+resolve less (rounding in L costs about machine epsilon · |L| / h)."""
 MAX_ENTRIES = 256
 """Entries checked per parameter at most (evenly spaced), so large layers stay quick."""
 KINK = 1e-3
@@ -37,9 +40,14 @@ class Check:
     kink: bool
 
     @property
+    def agrees(self) -> bool:
+        """Within the relative tolerance, or at the finite differences' rounding floor."""
+        return self.relative_error <= TOLERANCE or self.max_abs_error <= ABSOLUTE_TOLERANCE
+
+    @property
     def passed(self) -> bool:
-        """Within tolerance, or not comparable: a relu-like kink lies within the step."""
-        return self.relative_error <= TOLERANCE or self.kink
+        """Agrees, or is not comparable: a relu-like kink lies within the step."""
+        return self.agrees or self.kink
 
 
 def gradient_check(example: Example) -> list[Check]:
@@ -92,16 +100,18 @@ def require_passing(example: Example, checks: list[Check]) -> None:
         if not check.passed:
             raise DeriveError(
                 f"{example.path}: gradient check: dL/d{check.parameter} differs from finite "
-                f"differences by {check.relative_error:.2e} (relative; tolerance {TOLERANCE:.0e})"
+                f"differences by {check.relative_error:.2e} relative, {check.max_abs_error:.2e} "
+                f"absolute (tolerance {TOLERANCE:.0e} relative or {ABSOLUTE_TOLERANCE:.0e} absolute)"
             )
 
 
 def format_table(example: Example, checks: list[Check]) -> str:
     """The check as a plain-text table, for `python -m derive check`."""
-    lines = [f"{example.path}  (central differences, h = {STEP:g}, tolerance {TOLERANCE:g})",
+    lines = [f"{example.path}  (central differences, h = {STEP:g}, tolerance {TOLERANCE:g} "
+             f"relative or {ABSOLUTE_TOLERANCE:g} absolute)",
              f"  {'parameter':<10}{'entries':>10}{'max abs error':>16}{'relative':>12}  result"]
     for c in checks:
-        result = "ok" if c.relative_error <= TOLERANCE else ("kink" if c.kink else "FAIL")
+        result = "ok" if c.agrees else ("kink" if c.kink else "FAIL")
         lines.append(f"  {c.parameter:<10}{f'{c.checked}/{c.total}':>10}"
                      f"{c.max_abs_error:>16.2e}{c.relative_error:>12.2e}  {result}")
     return "\n".join(lines)

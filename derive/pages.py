@@ -13,7 +13,7 @@ from .errors import DeriveError
 from .exact import exact_steps, rational_matrix
 from .expansion import Expansion, expand, is_small
 from .figures import diagram_alt, loss_curve, network_diagram
-from .gradcheck import STEP, TOLERANCE, gradient_check, require_passing
+from .gradcheck import ABSOLUTE_TOLERANCE, STEP, TOLERANCE, gradient_check, require_passing
 from .latex import ELIDE_BEYOND, tex
 from .notation import hand_calculation, index_form
 from .numeric import TrainingStep, compile_derivation, train
@@ -54,7 +54,8 @@ def example_pages(path: Path) -> dict[str, str]:
     derivation = derive(example.network)
     steps = train(example)
     context = {**_context(example, derivation, steps),
-               "checks": checks, "check_step": STEP, "tolerance": TOLERANCE}
+               "checks": checks, "check_step": STEP, "tolerance": TOLERANCE,
+               "absolute_tolerance": ABSOLUTE_TOLERANCE}
     name = example.name
     pages = {
         f"examples/{name}.md": render("example.md.j2", **context),

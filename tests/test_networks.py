@@ -13,7 +13,7 @@ from reference import backward, forward, toml_example, torch_gradients
 from derive import Network, gradient_function, load_example, train
 from derive.__main__ import main
 from derive.activations import ELEMENTWISE
-from derive.gradcheck import gradient_check
+from derive.gradcheck import format_table, gradient_check
 
 HIDDEN = ["linear", *ELEMENTWISE]
 OUTPUTS = {"l2": HIDDEN, "mse": HIDDEN, "bce": ["sigmoid"], "cross_entropy": ["softmax"]}
@@ -139,4 +139,5 @@ def test_any_valid_example_loads_trains_and_passes_the_gradient_check(tmp_path, 
     path.write_text(toml_example(*network, steps=3))
     example = load_example(path)
     assert len(train(example)) == 3
-    assert all(check.passed for check in gradient_check(example))
+    checks = gradient_check(example)
+    assert all(check.passed for check in checks), format_table(example, checks)
