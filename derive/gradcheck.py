@@ -107,8 +107,9 @@ def require_passing(example: Example, checks: list[Check]) -> None:
 
 def format_table(example: Example, checks: list[Check]) -> str:
     """The check as a plain-text table, for `python -m derive check`."""
-    lines = [f"{example.path}  (central differences, h = {STEP:g}, tolerance {TOLERANCE:g} "
-             f"relative or {ABSOLUTE_TOLERANCE:g} absolute)",
+    heading = (f"{example.path}  (central differences, h = {STEP:g}, tolerance {TOLERANCE:g} "
+               f"relative or {ABSOLUTE_TOLERANCE:g} absolute)")
+    lines = [heading,
              f"  {'parameter':<10}{'entries':>10}{'max abs error':>16}{'relative':>12}  result"]
     for c in checks:
         result = "ok" if c.agrees else ("kink" if c.kink else "FAIL")
