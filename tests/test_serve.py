@@ -1,0 +1,56 @@
+"""`mkdocs serve` shows the generated pages and regenerates them when an example changes."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch_until(url: str, wanted: str, seconds: float = 60) -> str:
+    """The page at url once it contains `wanted` (the server builds, then rebuilds)."""
+    deadline, text = time.monotonic() + seconds, ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+            if wanted in text:
+                return text
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} never showed {wanted!r}")
+
+
+def test_serve_regenerates_a_page_when_its_example_changes(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "docs", project / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", project / "mkdocs.yml")
+    (project / "examples").mkdir()
+    example = project / "examples" / "seed.toml"
+    shutil.copy(ROOT / "examples" / "seed.toml", example)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-f", str(project / "mkdocs.yml"),
+         "-a", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=project,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/examples/seed/"
+        fetch_until(url, "Seed: a 2-3-1 ReLU network")
+        example.write_text(example.read_text().replace("Seed: a 2-3-1", "Renamed: a 2-3-1"))
+        fetch_until(url, "Renamed: a 2-3-1 ReLU network")
+        assert not (project / "docs" / "examples").exists()  # nothing written into docs/
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
