@@ -31,7 +31,7 @@ def test_exact_steps_agree_with_the_float_path():
 
 
 def test_first_seed_loss_is_the_fraction_of_the_hand_computed_sum():
-    example = load_example(ROOT / "examples" / "seed-exact.toml")
+    example = load_example(ROOT / "examples" / "seed_exact.toml")
     X = sympy.Matrix([[sympy.Rational(3, 4), sympy.Rational(1, 5), -sympy.Rational(3, 4), sympy.Rational(1, 5)],
                       [sympy.Rational(4, 5), sympy.Rational(1, 20), sympy.Rational(4, 5), -sympy.Rational(1, 20)]])
     W1 = sympy.Matrix([[sympy.Rational(3, 5), sympy.Rational(1, 100)], [sympy.Rational(7, 10), sympy.Rational(43, 100)],
@@ -42,7 +42,7 @@ def test_first_seed_loss_is_the_fraction_of_the_hand_computed_sum():
 
 
 def test_the_exact_page_shows_fractions_and_the_decimal_loss():
-    page = example_pages(ROOT / "examples" / "seed-exact.toml")["examples/seed-exact.md"]
+    page = example_pages(ROOT / "examples" / "seed_exact.toml")["examples/seed_exact.md"]
     assert r"\frac{" in page
     assert r"\approx 0.4916" in page
 
