@@ -22,7 +22,10 @@ _LAZY = {
 }
 _SEED_FUNCTIONS = ("dL_dW1", "dL_dW2", "gradients")
 
-__all__ = ["DeriveError", "SpecError", *_LAZY, *_SEED_FUNCTIONS]
+__all__ = [
+    "SEED", "Derivation", "DeriveError", "Example", "Network", "SpecError", "compile_derivation",
+    "dL_dW1", "dL_dW2", "derive", "gradient_function", "gradients", "load_example", "train",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ miss needs a derivation, this module imports neither SymPy nor the modules that 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,33 +43,36 @@ def gradient_function(network: Network) -> GradientFunction:
     X is d x N (columns are samples), y is k x N or a length-N vector when k = 1; parameters come
     in the order W1, (b1,) W2, (b2,) ... with biases as columns or flat vectors.
     """
-    module = _module(network.activations, network.loss, network.bias, lambda: network)
+    module = _module(network.activations, network.loss, network.bias, ("gradients",),
+                     lambda: network)
     return codegen.blocked(module["gradients"], bias=network.bias)
 
 
+@cache
 def seed_functions() -> dict[str, Callable]:
     """`gradients`, `dL_dW1` and `dL_dW2` for the seed architecture, each lambdified by SymPy."""
-    module = _module(_SEED_ACTIVATIONS, _SEED_LOSS, _SEED_BIAS, seed_network)
-    functions = {name: codegen.blocked(module[name], bias=_SEED_BIAS)
-                 for name in ("gradients", "dL_dW1", "dL_dW2")}
+    names = ("gradients", "dL_dW1", "dL_dW2")
+    module = _module(_SEED_ACTIVATIONS, _SEED_LOSS, _SEED_BIAS, names, seed_network)
+    functions = {name: codegen.blocked(module[name], bias=_SEED_BIAS) for name in names}
     return functions | {name: _only(functions[name]) for name in ("dL_dW1", "dL_dW2")}
 
 
-def _module(activations: tuple[str, ...], loss: str, bias: bool,
+def _module(activations: tuple[str, ...], loss: str, bias: bool, names: tuple[str, ...],
             network: Callable[[], Network]) -> dict[str, Any]:
-    """The generated gradient functions of an architecture: from this process, the disk cache,
-    or (on a miss) SymPy, which is imported only then."""
-    request = f"gradient module: activations={activations!r} loss={loss!r} bias={bias!r}"
+    """The generated gradient functions `names` of an architecture: from this process, the disk
+    cache, or (on a miss) SymPy, which is imported only then."""
+    request = (f"gradient module: activations={activations!r} loss={loss!r} bias={bias!r} "
+               f"functions={names!r}")
     if request not in _modules:
         def generate() -> str:
             from .numeric import gradient_module
 
-            return gradient_module(network())
+            return gradient_module(network(), names)
 
         _modules[request] = codegen.cached(request, generate)
     return _modules[request]
 
 
 def _only(function: GradientFunction) -> Callable[..., np.ndarray]:
-    """The single result of a function returning a one-tuple."""
+    """The seed's function of (X, y, W1, W2) returning a one-tuple, returning its one array."""
     return lambda X, y, W1, W2: function(X, y, W1, W2)[0]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import linecache
 import os
+import sys
 import tempfile
-from collections.abc import Callable
-from importlib import metadata
+from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +30,13 @@ GENERATORS = tuple(Path(__file__).with_name(name)
                    for name in ("activations.py", "symbolic.py", "numeric.py", "codegen.py"))
 """derive's modules whose text determines the generated code, hashed into every cache key."""
 
-BLOCK_BYTES = 1 << 18
-"""Working set per block of samples: a few of these fit in a core's L2 cache (512 KiB here)."""
+BLOCK_BYTES = 1 << 20
+"""One value per layer row for every sample of a block takes about this much memory: small
+enough for a block's temporaries to stay in cache, large enough that NumPy's per-call overhead
+is small against the arithmetic (measured best on the machines derive was tuned on)."""
 
 MIN_BLOCK = 256
-"""Fewest samples per block, so per-call overhead stays small against the arithmetic."""
+"""Fewest samples per block; batches up to this size are evaluated whole."""
 
 Kernel = Callable[..., tuple[np.ndarray, ...]]
 Gradients = Callable[..., tuple[np.ndarray, ...]]
@@ -64,6 +67,22 @@ def cache_key(request: str) -> str:
 
 
 def _version(package: str) -> str:
+    """The installed version of `package`, from its `NAME-VERSION.dist-info` directory.
+
+    Looked up by name on sys.path, as the import system would find it, because importing
+    importlib.metadata alone costs a sixth of NumPy's import; it is the fallback.
+    """
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            stem, _, version = name.removesuffix(".dist-info").rpartition("-")
+            if name.endswith(".dist-info") and stem.lower() == package:
+                return version
+    from importlib import metadata
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -108,7 +127,7 @@ def load(source: str, filename: str) -> dict[str, Any]:
     """Execute generated module source; its namespace. Tracebacks and `inspect` show the source."""
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     namespace: dict[str, Any] = {"__name__": "derive.generated"}
-    exec(compile(source, filename, "exec"), namespace)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - running it is the point
     return namespace
 
 
@@ -128,36 +147,41 @@ def blocked(kernel: Kernel, *, bias: bool) -> Gradients:
         arrays = [np.asarray(p, float) for p in parameters]
         if bias:
             arrays[1::2] = [b.reshape(-1, 1) for b in arrays[1::2]]
-        if N <= MIN_BLOCK:
+        if N <= MIN_BLOCK or N <= (block := _block_size(X, Y, arrays)):
             return kernel(X, Y, *arrays, N)
-        return _sum_blocks(kernel, X, Y, arrays)
+        _keep_freed_memory()
+        return _add(kernel(np.ascontiguousarray(X[:, start:start + block]),
+                           np.ascontiguousarray(Y[:, start:start + block]), *arrays, N)
+                    for start in range(0, N, block))
 
     return gradients
-
-
-def _sum_blocks(kernel: Kernel, X: np.ndarray, Y: np.ndarray,
-                parameters: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """The kernel's results summed over blocks of columns, each copied to contiguous memory.
-
-    A block sliced out of X has rows far apart in memory, which BLAS multiplies slowly; the
-    copy costs less than it saves.
-    """
-    N = X.shape[1]
-    block = _block_size(X, Y, parameters)
-    totals = None
-    for start in range(0, N, block):
-        stop = start + block
-        part = kernel(np.ascontiguousarray(X[:, start:stop]), np.ascontiguousarray(Y[:, start:stop]),
-                      *parameters, N)
-        if totals is None:
-            totals = part
-        else:
-            for total, value in zip(totals, part):
-                total += value
-    return totals
 
 
 def _block_size(X: np.ndarray, Y: np.ndarray, parameters: list[np.ndarray]) -> int:
     """Samples per block: each sample's column of every layer together fits in BLOCK_BYTES."""
     rows = X.shape[0] + Y.shape[0] + sum(p.shape[0] for p in parameters)
     return max(MIN_BLOCK, BLOCK_BYTES // (8 * rows))
+
+
+def _add(parts: Iterable[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """The element-wise sum of tuples of arrays, added into the first tuple's (fresh) arrays."""
+    parts = iter(parts)
+    totals = next(parts)
+    for part in parts:
+        for total, value in zip(totals, part):
+            total += value
+    return totals
+
+
+@cache
+def _keep_freed_memory() -> None:
+    """Let freed blocks' memory be reused rather than returned to the system and faulted back in.
+
+    glibc's malloc returns free memory at the top of its heap to the system once there is more
+    than its trim threshold (128 KiB at first), so each block's temporaries would be paged in
+    anew: five times slower than the arithmetic here. Freeing one allocation larger than its
+    mmap threshold raises both thresholds for the life of the process (glibc's dynamic mmap
+    threshold, which any large NumPy array triggers too, up to 32 MiB); with other allocators
+    this is just an allocation, never written to.
+    """
+    np.empty((16 << 20) // 8)

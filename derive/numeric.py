@@ -163,7 +163,7 @@ def function_source(derivation: Derivation, outputs: Sequence[sympy.Basic] | sym
              if isinstance(d.expr, ElementwiseApplyFunction)}
     function = sympy.lambdify(
         arguments, outputs,
-        modules=[{"softmax": softmax}, "numpy"],
+        modules=[{"softmax": softmax, "numpy": np}],  # not "numpy": that imports all of it
         printer=MatrixNumPyPrinter(widths if per_block else shapes, shapes, known),
         cse=lambda expressions: ([(d.symbol, d.expr) for d in chain], expressions),
         docstring_limit=0,
@@ -205,14 +205,13 @@ def module_source(derivation: Derivation, functions: dict[str, str]) -> str:
     return "\n\n".join([header, *renamed])
 
 
-def gradient_module(network: Network) -> str:
-    """The module of `network`'s gradient functions, per block of samples: `gradients` returns
-    them all, `dL_dW1` (and so on) one each."""
+def gradient_module(network: Network, names: Sequence[str] = ("gradients",)) -> str:
+    """A module of `network`'s gradient functions, per block of samples: `gradients` returns them
+    all, `dL_dW1` (and so on) one each; `names` says which."""
     derivation = derive(network)
-    functions = {"gradients": function_source(derivation, derivation.gradients, per_block=True)}
-    for gradient in derivation.gradients:
-        functions[gradient.name] = function_source(derivation, (gradient,), per_block=True)
-    return module_source(derivation, functions)
+    by_name = {g.name: (g,) for g in derivation.gradients} | {"gradients": derivation.gradients}
+    return module_source(derivation, {name: function_source(derivation, by_name[name], per_block=True)
+                                      for name in names})
 
 
 @dataclass(frozen=True)

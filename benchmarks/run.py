@@ -1,0 +1,432 @@
+"""Benchmarks of derive's generated gradients, its start-up, its derivations and its build.
+
+Run from the repository root (about 5 minutes on a 2-core machine; `--quick` for a smoke test):
+
+    python benchmarks/run.py [--quick]
+
+In one run it measures:
+
+1. Gradients of the seed architecture (relu hidden layer, linear output, l2 loss) at d=2, h=3 and
+   N = 4, 1e3, 1e5, 1e6, and at d=64, h=256, N=1e4: `derive.gradients` against the seed
+   notebook's hand-written NumPy, torch autograd (CPU, float64) and jax.jit(grad) (float64),
+   where installed. Each repetition times every method once, in rotating order, so a busy moment
+   of the machine hits them all alike; a method's ratio is the median over repetitions of its
+   time divided by the hand-written NumPy's in the same repetition.
+2. Derivation (`derive`) plus lambdify (`gradient_module`) in fresh processes, against hidden
+   width (2 ... 1024) and depth (1 ... 10).
+3. `from derive import dL_dW1, dL_dW2` (cache warm) against `import numpy`, each timed inside
+   fresh processes, paired in the same way.
+4. The wall time of `python -m derive build examples/seed.toml`.
+
+It writes the tables into docs/performance.md (between its `results` markers) and the plots
+docs/performance/gradients.svg and docs/performance/derivation.svg. Generated code is cached in
+a temporary directory unless DERIVE_CACHE_DIR is set. If OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE
+are set they slow a current NumPy; unset them for this command alone (`env -u OPENBLAS_CORETYPE
+-u OPENBLAS_L2_SIZE python benchmarks/run.py`): the BLAS kernel in use is printed in the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DERIVE_CACHE_DIR", tempfile.mkdtemp(prefix="derive-bench-cache-"))
+
+PAGE = ROOT / "docs" / "performance.md"
+FIGURES = ROOT / "docs" / "performance"
+RESULTS = FIGURES / "results.json"
+BEGIN, END = "<!-- results: written by benchmarks/run.py -->", "<!-- end of results -->"
+CASES = [(2, 3, 4), (2, 3, 1_000), (2, 3, 100_000), (2, 3, 1_000_000), (64, 256, 10_000)]
+WIDTHS = [2, 8, 32, 128, 512, 1024]
+DEPTHS = range(1, 11)
+FAMILIES = {
+    "relu layers, linear output, l2": ("relu", "linear", "l2", False),
+    "sigmoid layers with biases, bce": ("sigmoid", "sigmoid", "bce", True),
+}
+
+Method = Callable[[], object]
+
+
+def hand_written(X, y, W1, W2):
+    """The seed notebook's backward pass, line for line (its relu' written as s > 0)."""
+    N = X.shape[1]
+    s = W1.dot(X)
+    z = np.maximum(0, s)
+    y_out = W2.dot(z)
+    delta_out = (y_out - y) / N
+    dW2 = delta_out.dot(z.T)
+    delta_1 = W2.T.dot(delta_out) * (s > 0)
+    dW1 = delta_1.dot(X.T)
+    return dW1, dW2
+
+
+def torch_method(X, y, W1, W2) -> Method | None:
+    """torch autograd of the seed's loss, float64 on the CPU; None when torch is missing."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    W1t, W2t = (torch.tensor(W, requires_grad=True) for W in (W1, W2))
+    N = X.shape[1]
+
+    def gradients():
+        loss = ((W2t @ torch.relu(W1t @ Xt) - yt) ** 2).sum() / (2 * N)
+        return torch.autograd.grad(loss, (W1t, W2t))
+
+    return gradients
+
+
+def jax_method(X, y, W1, W2) -> Method | None:
+    """jax.jit(jax.grad) of the seed's loss in float64; None when JAX is missing."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    def loss(X, y, W1, W2):
+        return jnp.sum((W2 @ jax.nn.relu(W1 @ X) - y) ** 2) / (2 * X.shape[1])
+
+    compiled = jax.jit(jax.grad(loss, argnums=(2, 3)))
+    arguments = [jax.device_put(a) for a in (X, y, W1, W2)]
+    return lambda: jax.block_until_ready(compiled(*arguments))
+
+
+def calls_per_batch(method: Method, seconds: float) -> int:
+    """How many calls take at least `seconds`, so timer resolution and call noise even out."""
+    number = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(number):
+            method()
+        if time.perf_counter() - start >= seconds:
+            return number
+        number *= 2
+
+
+def paired(methods: dict[str, Method], repetitions: int, seconds: float) -> dict[str, list[float]]:
+    """Seconds per call of each method in each repetition, the methods interleaved."""
+    numbers = {name: calls_per_batch(method, seconds) for name, method in methods.items()}
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    names = list(methods)
+    for repetition in range(repetitions):
+        shift = repetition % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            for _ in range(numbers[name]):
+                methods[name]()
+            times[name].append((time.perf_counter() - start) / numbers[name])
+    return times
+
+
+def ratios(times: dict[str, list[float]], baseline: str) -> dict[str, float]:
+    """Each method's median of per-repetition ratios to the baseline."""
+    return {name: statistics.median(t / b for t, b in zip(values, times[baseline]))
+            for name, values in times.items()}
+
+
+def gradient_benchmarks(quick: bool) -> list[dict]:
+    from derive import gradients
+
+    rows = []
+    for d, h, N in CASES:
+        rng = np.random.default_rng(N)
+        X, y = rng.normal(size=(d, N)), rng.normal(size=(1, N))
+        W1, W2 = rng.normal(size=(h, d)) / np.sqrt(d), rng.normal(size=(1, h)) / np.sqrt(h)
+        expected = hand_written(X, y, W1, W2)
+        arguments = (X, y, W1, W2)
+        methods: dict[str, Method] = {
+            "hand-written NumPy": partial(hand_written, *arguments),
+            "derive": partial(gradients, *arguments),
+        }
+        for name, make in (("torch autograd", torch_method), ("jax.jit(grad)", jax_method)):
+            method = make(X, y, W1, W2)
+            if method is not None:
+                methods[name] = method
+        for name, method in methods.items():
+            for got, want in zip(method(), expected):
+                np.testing.assert_allclose(np.asarray(got), want, rtol=1e-9, atol=1e-12,
+                                           err_msg=name)
+        repetitions = 5 if quick else (9 if N >= 100_000 else 21)
+        times = paired(methods, repetitions, seconds=0.005 if quick else 0.02)
+        rows.append({"case": (d, h, N), "times": {k: statistics.median(v) for k, v in times.items()},
+                     "ratios": ratios(times, "hand-written NumPy")})
+        print(f"gradients d={d} h={h} N={N}: " + ", ".join(
+            f"{k} {v:.2f}x" for k, v in rows[-1]["ratios"].items()), file=sys.stderr)
+    return rows
+
+
+DERIVE_IN_A_FRESH_PROCESS = """
+import json, sys, time
+import numpy as np, sympy
+from derive.numeric import gradient_module
+from derive.spec import Network
+from derive.symbolic import derive
+from derive import codegen
+sizes, activations, loss, bias = json.loads(sys.argv[1])
+network = Network(tuple(sizes), tuple(activations), loss, bias)
+start = time.perf_counter()
+derive(network)
+derived = time.perf_counter()
+source = gradient_module(network)
+done = time.perf_counter()
+gradients = codegen.blocked(codegen.load(source, "<bench>")["gradients"], bias=bias)
+rng = np.random.default_rng(0)
+parameters = []
+for l in range(len(activations)):
+    parameters.append(rng.normal(size=(sizes[l + 1], sizes[l])))
+    if bias:
+        parameters.append(rng.normal(size=sizes[l + 1]))
+Y = rng.uniform(0.1, 0.9, size=(sizes[-1], 3))
+shapes = [g.shape for g in gradients(rng.normal(size=(sizes[0], 3)), Y, *parameters)]
+assert shapes == [p.shape if p.ndim == 2 else (p.size, 1) for p in parameters], shapes
+print(json.dumps([derived - start, done - derived]))
+"""
+
+
+def derivation_time(sizes: list[int], activations: list[str], loss: str, bias: bool) -> tuple[float, float]:
+    """(derivation, lambdify) seconds in a fresh process: no SymPy or derive cache is warm."""
+    argument = json.dumps([sizes, activations, loss, bias])
+    result = subprocess.run([sys.executable, "-c", DERIVE_IN_A_FRESH_PROCESS, argument],
+                            capture_output=True, text=True, check=True, cwd=ROOT, env=_env())
+    derived, lambdified = json.loads(result.stdout)
+    return derived, lambdified
+
+
+def derivation_benchmarks(quick: bool) -> dict:
+    repetitions = 1 if quick else 3
+
+    def median_time(sizes, activations, loss, bias):
+        runs = [derivation_time(sizes, activations, loss, bias) for _ in range(repetitions)]
+        return tuple(statistics.median(r[i] for r in runs) for i in range(2))
+
+    by_width = {h: median_time([16, h, 1], ["relu", "linear"], "l2", False) for h in WIDTHS}
+    print(f"derivation by width: {by_width}", file=sys.stderr)
+    by_depth = {}
+    for family, (hidden, output, loss, bias) in FAMILIES.items():
+        by_depth[family] = {
+            depth: median_time([8] * depth + [1], [hidden] * (depth - 1) + [output], loss, bias)
+            for depth in DEPTHS}
+        print(f"derivation by depth, {family}: {by_depth[family]}", file=sys.stderr)
+    return {"width": by_width, "depth": by_depth, "repetitions": repetitions}
+
+
+IMPORT_TIMED = "import time; start = time.perf_counter(); {}; print(time.perf_counter() - start)"
+
+
+def import_benchmarks(quick: bool) -> dict:
+    """Import times measured inside fresh processes (interpreter start-up excluded), paired."""
+    statements = {"import numpy": "import numpy",
+                  "from derive import dL_dW1, dL_dW2": "from derive import dL_dW1, dL_dW2"}
+    subprocess.run([sys.executable, "-c", "from derive import dL_dW1"], check=True, cwd=ROOT,
+                   env=_env())  # warm the cache: the miss derives once
+    times: dict[str, list[float]] = {name: [] for name in statements}
+    for _ in range(5 if quick else 21):
+        for name, statement in statements.items():
+            result = subprocess.run([sys.executable, "-c", IMPORT_TIMED.format(statement)],
+                                    capture_output=True, text=True, check=True, cwd=ROOT,
+                                    env=_env())
+            times[name].append(float(result.stdout))
+    found = {"times": {k: statistics.median(v) for k, v in times.items()},
+             "ratio": ratios(times, "import numpy")["from derive import dL_dW1, dL_dW2"]}
+    print(f"imports: {found}", file=sys.stderr)
+    return found
+
+
+def build_benchmark(quick: bool) -> dict:
+    """Median wall time of `python -m derive build examples/seed.toml` into a temporary site."""
+    walls = []
+    repetitions = 1 if quick else 3
+    with tempfile.TemporaryDirectory() as site:
+        for _ in range(repetitions):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "derive", "build", "examples/seed.toml",
+                            "--site-dir", str(Path(site) / "site")], check=True, cwd=ROOT,
+                           env=_env(), capture_output=True)
+            walls.append(time.perf_counter() - start)
+    print(f"build: {walls}", file=sys.stderr)
+    return {"wall": statistics.median(walls), "repetitions": repetitions}
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def machine() -> str:
+    """One line on what was measured with: CPU count, Python, NumPy and its BLAS, torch, JAX."""
+    parts = [f"{os.cpu_count()} cores", f"Python {platform.python_version()}",
+             f"NumPy {np.__version__}"]
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [f"{i['internal_api']} {i['version']} ({i.get('architecture')}, "
+                f"{i['num_threads']} threads)" for i in threadpool_info() if i["user_api"] == "blas"]
+        parts += blas
+    except ImportError:
+        pass
+    for module in ("sympy", "torch", "jax"):
+        try:
+            parts.append(f"{module} {__import__(module).__version__}")
+        except ImportError:
+            parts.append(f"{module} not installed")
+    return ", ".join(parts)
+
+
+def _time(seconds: float) -> str:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table: the first column left-aligned, the others right-aligned (numbers)."""
+    lines = ["| " + " | ".join(header) + " |",
+             "| --- | " + " | ".join("---:" for _ in header[1:]) + " |"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def markdown(results: dict) -> str:
+    """The results as Markdown: a line on the machine, then a table per measurement."""
+    gradient_rows, derivation = results["gradients"], results["derivation"]
+    imports, build = results["imports"], results["build"]
+    methods = list(gradient_rows[0]["ratios"])
+    quick = " (a quick run: few repetitions)" if results["quick"] else ""
+    lines = [f"Measured {results['date']} on: {results['machine']}{quick}.", ""]
+
+    lines += [("**Gradients of the seed architecture**: median time per call, and in brackets "
+               "the median ratio to the hand-written NumPy measured in the same repetitions."), ""]
+    lines += table(["d, h, N", *methods], [
+        [f"{row['case'][0]}, {row['case'][1]}, {row['case'][2]:,}",
+         *(f"{_time(row['times'][m])} ({row['ratios'][m]:.2f}x)" for m in methods)]
+        for row in gradient_rows])
+
+    lines += ["", ("**Derivation + lambdify** in a fresh process (SymPy imported, nothing derived "
+                   "yet): `derive(network)` + `gradient_module(network)`, median of "
+                   f"{derivation['repetitions']}."), ""]
+    lines += table(["hidden width h (16-h-1 relu, linear, l2)", *derivation["width"]],
+                   [["derivation + lambdify",
+                     *(f"{_time(a)} + {_time(b)}" for a, b in derivation["width"].values())]])
+    lines.append("")
+    families = derivation["depth"]
+    depths = next(iter(families.values()))
+    lines += table(["layers", *families], [
+        [depth, *(f"{_time(f[depth][0])} + {_time(f[depth][1])}" for f in families.values())]
+        for depth in depths])
+
+    numpy_time, derive_time = imports["times"].values()
+    lines += ["", ("**Start-up**, timed inside fresh processes (the interpreter's own start "
+                   "excluded; the generated code cached), median of paired runs:"), ""]
+    lines += table(["import", "time", "ratio"], [
+        ["`import numpy`", _time(numpy_time), "1"],
+        ["`from derive import dL_dW1, dL_dW2`", _time(derive_time), f"{imports['ratio']:.2f}x"]])
+    lines += ["", (f"**Build**: `python -m derive build examples/seed.toml` takes "
+                   f"{_time(build['wall'])} wall (median of {build['repetitions']})."), ""]
+    return "\n".join(lines)
+
+
+def write_page(results: str) -> None:
+    """Put the results between the page's markers, leaving the hand-written text as it is."""
+    text = PAGE.read_text(encoding="utf-8")
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    PAGE.write_text(f"{head}{BEGIN}\n\n{results}\n{END}{tail}", encoding="utf-8")
+
+
+def plots(results: dict) -> None:
+    """gradients.svg (ratios to hand-written NumPy) and derivation.svg (time by width, depth)."""
+    gradient_rows, derivation = results["gradients"], results["derivation"]
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: no plots", file=sys.stderr)
+        return
+    matplotlib.use("svg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "derive", "font.size": 10})
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    methods = [m for m in gradient_rows[0]["ratios"] if m != "hand-written NumPy"]
+    labels = [f"d={d} h={h}\nN={N:,}" for d, h, N in (r["case"] for r in gradient_rows)]
+    figure, axes = plt.subplots(figsize=(8, 3.6))
+    width = 0.8 / len(methods)
+    for i, method in enumerate(methods):
+        positions = [x + (i - (len(methods) - 1) / 2) * width for x in range(len(labels))]
+        axes.bar(positions, [r["ratios"][method] for r in gradient_rows], width, label=method)
+    axes.axhline(1, color="black", linewidth=1, label="hand-written NumPy")
+    axes.set_yscale("log")
+    axes.set_yticks([0.25, 0.5, 1, 2, 5, 10, 20], ["0.25", "0.5", "1", "2", "5", "10", "20"])
+    axes.minorticks_off()
+    axes.set_xticks(range(len(labels)), labels)
+    axes.set_ylabel("time / hand-written NumPy")
+    axes.set_title("Seed gradients: median ratio to hand-written NumPy (lower is faster)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(FIGURES / "gradients.svg", metadata={"Date": None})
+    plt.close(figure)
+
+    figure, (by_width, by_depth) = plt.subplots(1, 2, figsize=(8, 3.4), sharey=True)
+    widths = [int(h) for h in derivation["width"]]
+    by_width.plot(widths, [sum(t) for t in derivation["width"].values()], "o-", label="total")
+    by_width.plot(widths, [t[0] for t in derivation["width"].values()], "s--", label="derivation")
+    by_width.set_xscale("log", base=2)
+    by_width.set_xlabel("hidden width (16-h-1, relu)")
+    by_width.set_ylabel("seconds")
+    for family, values in derivation["depth"].items():
+        depths = [int(depth) for depth in values]
+        by_depth.plot(depths, [sum(t) for t in values.values()], "o-", label=f"{family}: total")
+        by_depth.plot(depths, [t[0] for t in values.values()], "s--",
+                      label=f"{family}: derivation")
+    by_depth.set_xlabel("layers")
+    for axes in (by_width, by_depth):
+        axes.axhline(1, color="grey", linewidth=0.8)
+        axes.set_ylim(bottom=0)
+        axes.legend(fontsize=7)
+    figure.suptitle("Derivation + lambdify in a fresh process")
+    figure.tight_layout()
+    figure.savefig(FIGURES / "derivation.svg", metadata={"Date": None})
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repetitions (a smoke test)")
+    parser.add_argument("--render", action="store_true",
+                        help=f"only rewrite the page and plots from {RESULTS.relative_to(ROOT)}")
+    options = parser.parse_args()
+    if not options.render:
+        quick = options.quick
+        results = {
+            "date": time.strftime("%Y-%m-%d"), "machine": machine(), "quick": quick,
+            "gradients": gradient_benchmarks(quick),
+            "derivation": derivation_benchmarks(quick),
+            "imports": import_benchmarks(quick),
+            "build": build_benchmark(quick),
+        }
+        FIGURES.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    write_page(markdown(results))
+    plots(results)
+    print(f"wrote {RESULTS.relative_to(ROOT)}, {PAGE.relative_to(ROOT)} and the plots in "
+          f"{FIGURES.relative_to(ROOT)}/", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
