@@ -94,6 +94,6 @@ ELEMENTWISE = {
     "sigmoid": sigmoid,
     "tanh": sympy.tanh,
 }
-"""Element-wise activations by their name in example files; `linear` is the identity."""
+"""Element-wise activations by their name in example files (`spec.ACTIVATIONS` also has the
+identity `linear` and the column-wise `softmax`)."""
 
-ACTIVATIONS = ("linear", *ELEMENTWISE, "softmax")

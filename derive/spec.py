@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS
 from .errors import SpecError
 
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
+"""Activation names; SymPy's definitions live in `activations` (not imported here, so loading
+an example and calling cached gradient code never pays for importing SymPy)."""
 LOSSES = ("l2", "mse", "bce", "cross_entropy")
 MAX_WIDTH = 4096
 MAX_LAYERS = 32

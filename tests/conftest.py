@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from derive.build import build_site
+# Generated code is cached on disk; the tests use their own cache, never the user's. Set before
+# any test module imports derive's functions.
+os.environ.setdefault("DERIVE_CACHE_DIR", tempfile.mkdtemp(prefix="derive-test-cache-"))
+
+from derive.build import build_site  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

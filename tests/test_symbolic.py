@@ -55,3 +55,10 @@ def test_expanded_derivative_evaluates_to_the_numeric_gradient():
     exact = expansion.elementwise["W1"].subs(values)
     numeric = dL_dW1(example.X, example.Y, *example.parameters.values())
     np.testing.assert_allclose(np.array(exact, dtype=float), numeric, rtol=1e-13)
+
+
+def test_every_activation_name_has_a_sympy_definition():
+    from derive.activations import ELEMENTWISE
+    from derive.spec import ACTIVATIONS
+
+    assert set(ACTIVATIONS) == {*ELEMENTWISE, "linear", "softmax"}
