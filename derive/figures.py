@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import math
 from dataclasses import dataclass
 
 from .latex import number
@@ -93,22 +93,44 @@ def _sub(index: int) -> str:
 
 
 def loss_curve(steps: list[TrainingStep]) -> str:
-    """The loss before each SGD step as a line plot (SVG text, identical bytes every time)."""
-    import matplotlib
+    """The loss before each SGD step as a line chart: an accessible SVG, the same bytes each time."""
+    losses = [step.loss for step in steps]
+    width, height, left, right, top, bottom = 640, 300, 70, 620, 16, 252
+    low, high = min(0.0, min(losses)), max(losses)
+    y_ticks, y_step = _nice_ticks(low, high)
+    low, high = y_ticks[0], y_ticks[-1]
+    x_ticks, _ = _nice_ticks(1, len(steps), whole=True)
 
-    matplotlib.use("svg")
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    def x(step: float) -> float:
+        return round(left + (step - 1) / max(len(steps) - 1, 1) * (right - left), 1)
 
-    with matplotlib.rc_context({"svg.hashsalt": "derive", "svg.fonttype": "none"}):
-        figure = Figure(figsize=(6.4, 3.2))
-        axes = figure.add_subplot()
-        axes.plot(range(1, len(steps) + 1), [s.loss for s in steps], marker="o" if len(steps) <= 30 else None)
-        axes.set_xlabel("step")
-        axes.set_ylabel("loss L")
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.grid(alpha=0.3)
-        figure.tight_layout()
-        out = io.StringIO()
-        figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-    return out.getvalue()
+    def y(loss: float) -> float:
+        return round(bottom - (loss - low) / ((high - low) or 1) * (bottom - top), 1)
+
+    decimals = max(0, -math.floor(math.log10(y_step))) if y_step < 1 else 0
+    return render(
+        "loss.svg.j2", width=width, height=height, left=left, right=right, top=top,
+        bottom=bottom, alt=loss_alt(steps),
+        points=[(x(i), y(loss)) for i, loss in enumerate(losses, start=1)],
+        y_ticks=[{"at": y(t), "label": f"{t:.{decimals}f}"} for t in y_ticks],
+        x_ticks=[{"at": x(t), "label": f"{t:g}"} for t in x_ticks if 1 <= t <= len(steps)],
+    )
+
+
+def loss_alt(steps: list[TrainingStep]) -> str:
+    """The loss curve in words, for its alt text."""
+    return (f"Loss before each of the {len(steps)} SGD steps, from {steps[0].loss:.4g} "
+            f"to {steps[-1].loss:.4g}")
+
+
+def _nice_ticks(low: float, high: float, whole: bool = False) -> tuple[list[float], float]:
+    """About five round tick values covering [low, high] (steps of 1, 2 or 5 times 10^k)."""
+    span = (high - low) or abs(high) or 1.0
+    raw = span / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(1.0, round(step))
+    first = math.floor(low / step) * step
+    count = math.ceil((high - first) / step - 1e-9)
+    return [round(first + i * step, 12) for i in range(count + 1)], step

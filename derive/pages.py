@@ -12,7 +12,7 @@ from .answer_key import answer_key, to_json
 from .errors import DeriveError
 from .exact import exact_steps, rational_matrix
 from .expansion import Expansion, expand, is_small
-from .figures import diagram_alt, loss_curve, network_diagram
+from .figures import diagram_alt, loss_alt, loss_curve, network_diagram
 from .gradcheck import ABSOLUTE_TOLERANCE, STEP, TOLERANCE, gradient_check, require_passing
 from .latex import ELIDE_BEYOND, tex
 from .notation import hand_calculation, index_form
@@ -97,6 +97,7 @@ def _context(example: Example, derivation: Derivation, steps: list[TrainingStep]
         "loss_table": [(i + 1, steps[i]) for i in table_rows],
         "expanded": _expanded_entry(expansion),
         "diagram_alt": diagram_alt(example),
+        "loss_alt": loss_alt(steps),
         "elided": max(*example.network.sizes, example.X.shape[1]) > ELIDE_BEYOND,
         "elided_beyond": ELIDE_BEYOND,
         "weight_columns": _weight_columns(example),
