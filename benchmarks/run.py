@@ -62,16 +62,17 @@ Method = Callable[[], object]
 
 
 def hand_written(X, y, W1, W2):
-    """The seed notebook's backward pass, line for line (its relu' written as s > 0)."""
+    """The seed notebook's forward and backward pass, line for line."""
     N = X.shape[1]
     s = W1.dot(X)
     z = np.maximum(0, s)
     y_out = W2.dot(z)
-    delta_out = (y_out - y) / N
-    dW2 = delta_out.dot(z.T)
-    delta_1 = W2.T.dot(delta_out) * (s > 0)
-    dW1 = delta_1.dot(X.T)
-    return dW1, dW2
+    dL_dYout = 1 / N * (y_out - y)
+    dL_dW2 = dL_dYout.dot(z.T)
+    dL_dZ = np.where(s > 0, np.ones(s.shape), 0)
+    delta_1 = W2.T.dot(dL_dYout) * dL_dZ
+    dL_dW1 = delta_1.dot(X.T)
+    return dL_dW1, dL_dW2
 
 
 def torch_method(X, y, W1, W2) -> Method | None:
