@@ -15,6 +15,8 @@ from .symbolic import Definition
 
 MAX_TERMS = 6
 """Terms of a hand calculation written out; longer sums show the first and last few."""
+TERMS_PER_LINE = 2
+"""Numeric terms per line, so that a hand calculation fits the page's column."""
 
 _ROW, _COLUMN, _SAMPLE, _UNIT = sympy.symbols("i j n k", integer=True)
 
@@ -39,7 +41,8 @@ class HandCalculation:
 
     entry: str
     formula: str
-    numbers: str
+    numbers: list[str]
+    """The numeric terms in lines of `TERMS_PER_LINE`, each line after the first starting with +."""
     result: str
 
 
@@ -54,12 +57,15 @@ def hand_calculation(definition: Definition, sizes: dict, values: dict, precisio
         return r" \cdot ".join(_factor(f, values, precision) for f in sympy.Mul.make_args(term))
 
     formula = " + ".join(tex(t) for t in shown)
-    numbers = " + ".join(numeric(t) for t in shown)
+    numbers = [numeric(t) for t in shown]
     if len(shown) < len(terms):
         formula += rf" + \cdots + {tex(terms[-1])}"
-        numbers += rf" + \cdots + {numeric(terms[-1])}"
+        numbers += [r"\cdots", numeric(terms[-1])]
     result = number(values[definition.symbol.name][0, 0], precision)
-    return HandCalculation(tex(definition.symbol[0, 0]), formula, numbers, result)
+    lines = [" + ".join(numbers[i:i + TERMS_PER_LINE])
+             for i in range(0, len(numbers), TERMS_PER_LINE)]
+    return HandCalculation(tex(definition.symbol[0, 0]), formula,
+                           [lines[0], *(f"{{}} + {line}" for line in lines[1:])], result)
 
 
 def _factor(factor: sympy.Basic, values: dict, precision: int) -> str:
