@@ -47,9 +47,11 @@ def network_diagram(example: Example) -> str:
     edges = []
     for source in units:
         for target in units:
-            if target.layer != source.layer + 1 or target.kind == "bias" or None in (target.index,):
+            # Edges run into the next layer's units, from its inputs' units and bias; an
+            # ellipsis (a unit with no index) has none.
+            if target.layer != source.layer + 1 or target.kind != "unit" or target.index is None:
                 continue
-            if source.index is None and source.kind != "bias":
+            if source.kind == "unit" and source.index is None:
                 continue
             value = (example.biases[source.layer][target.index, 0] if source.kind == "bias"
                      else example.weights[source.layer][target.index, source.index])
