@@ -1,10 +1,11 @@
 """derive: backpropagation derived by SymPy, lambdified to NumPy, rendered as a worked example.
 
     from derive import dL_dW1, dL_dW2, gradients    # the seed architecture, any d, h, N
+    from derive import worked_example               # one example: derivation, steps, checks
     from derive import load_example, gradient_function, derive, train
 
 Every name is imported on first use, so `from derive import dL_dW1` costs NumPy's import and a
-read of the cached generated code, not SymPy's import (see `derive.codegen`).
+read of the cached generated code, not SymPy's import (see `derive.compile`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from .errors import DeriveError, SpecError
 
 _LAZY = {
     "SEED": "api", "gradient_function": "api",
-    "compile_derivation": "numeric", "train": "numeric",
+    "compile_derivation": "compile.compiled", "train": "train",
     "Example": "spec", "Network": "spec", "load_example": "spec",
     "Derivation": "symbolic", "derive": "symbolic",
+    "WorkedExample": "worked", "worked_example": "worked",
+    "RenderOptions": "present.view",
 }
 _SEED_FUNCTIONS = ("dL_dW1", "dL_dW2", "gradients")
 
 __all__ = [
-    "SEED", "Derivation", "DeriveError", "Example", "Network", "SpecError", "compile_derivation",
-    "dL_dW1", "dL_dW2", "derive", "gradient_function", "gradients", "load_example", "train",
+    "SEED", "Derivation", "DeriveError", "Example", "Network", "RenderOptions", "SpecError",
+    "WorkedExample", "compile_derivation", "dL_dW1", "dL_dW2", "derive", "gradient_function",
+    "gradients", "load_example", "train", "worked_example",
 ]
 
 

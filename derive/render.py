@@ -1,4 +1,8 @@
-"""The Jinja environment of the pages: TeX-friendly delimiters, filters registered once."""
+"""The Jinja environment of the pages: TeX-friendly delimiters, filters registered once.
+
+Templates are looked up in the given folders first (a user's overrides), then in derive's own
+`templates/`; they receive plain strings and numbers only (see `present.view`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-from .latex import bmatrix, escape_latex, number, shape, tex
+from .present.latex import escape_latex
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -30,10 +34,10 @@ def escape_html(text: str) -> str:
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(overrides: tuple[Path, ...] = ()) -> jinja2.Environment:
     """Jinja with `((* *))`, `((( )))`, `((= =))` so templates never clash with TeX braces."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader([*overrides, TEMPLATES]),
         block_start_string="((*", block_end_string="*))",
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((=", comment_end_string="=))",
@@ -41,13 +45,11 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(
-        tex=tex, bmatrix=bmatrix, number=number, shape=shape,
-        escape_latex=escape_latex, escape_markdown=escape_markdown, escape_html=escape_html,
-    )
+    env.filters.update(escape_latex=escape_latex, escape_markdown=escape_markdown,
+                       escape_html=escape_html)
     return env
 
 
-def render(template: str, **context: Any) -> str:
+def render(template: str, overrides: tuple[Path, ...] = (), **context: Any) -> str:
     """One template rendered with the given context."""
-    return environment().get_template(template).render(**context)
+    return environment(overrides).get_template(template).render(**context)

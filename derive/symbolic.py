@@ -15,7 +15,7 @@ from functools import cache
 import sympy
 from sympy import Lambda, MatrixSymbol, Symbol, Trace
 
-from .activations import ELEMENTWISE, sigmoid
+from .ops import ELEMENTWISE, LogSoftmax, Softmax, log_sigmoid
 from .spec import Network
 
 
@@ -75,6 +75,17 @@ class Derivation:
         """The inputs of every numeric function: the data, then the parameters in layer order."""
         return (self.X, self.Y, *self.parameters)
 
+    def evaluate(self, known: dict[sympy.Basic, sympy.Basic]) -> dict[sympy.Basic, sympy.Basic]:
+        """Every definition evaluated on explicit matrices (exact numbers or symbols) in `known`,
+        which also gives the sizes; matrices come back as ImmutableMatrix, the loss as a scalar."""
+        values = dict(known)
+        constant = (sympy.OneMatrix, sympy.Identity, sympy.ZeroMatrix)
+        for definition in self.definitions:
+            expr = definition.expr.xreplace(values).replace(
+                lambda e: isinstance(e, constant), lambda e: sympy.ImmutableMatrix(e.as_explicit()))
+            values[definition.symbol] = _explicit(expr.doit())
+        return values
+
     def composite(self, symbol: sympy.Basic) -> sympy.Basic:
         """`symbol`'s definition with every intermediate substituted: leaves only."""
         return _composites(self)[symbol]
@@ -86,6 +97,13 @@ def _composites(derivation: Derivation) -> dict[sympy.Basic, sympy.Basic]:
     for definition in derivation.definitions:
         resolved[definition.symbol] = definition.expr.xreplace(resolved)
     return resolved
+
+
+def _explicit(value: sympy.Basic) -> sympy.Basic:
+    """A matrix expression made an explicit ImmutableMatrix; a scalar left as it is."""
+    if isinstance(value, sympy.MatrixBase | sympy.MatrixExpr):
+        return sympy.ImmutableMatrix(value.as_explicit())
+    return sympy.nsimplify(value) if value.is_Float else value
 
 
 def vjp(objective: sympy.Basic, wrt: MatrixSymbol) -> sympy.Basic:
@@ -164,7 +182,7 @@ def _forward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
         forward.append(Definition(layer.S(), layer.pre_activation(Z_prev)))
         forward.append(Definition(layer.Z(), _activate(layer.activation, layer.S())))
         Z_prev = layer.Z()
-    forward.append(Definition(Symbol("L"), _loss(loss_name, Y, Z_prev, N)))
+    forward.append(Definition(Symbol("L"), _loss(loss_name, Y, Z_prev, layers[-1].S(), N)))
     return tuple(forward)
 
 
@@ -216,67 +234,25 @@ def _local(layer: int, name: str) -> Local:
     return Local(layer, name, function, sympy.diff(function, x), x)
 
 
-def _loss(name: str, Y: MatrixSymbol, output: sympy.Basic, N: Symbol) -> sympy.Basic:
+def _loss(name: str, Y: MatrixSymbol, output: sympy.Basic, logits: MatrixSymbol,
+          N: Symbol) -> sympy.Basic:
+    """The loss of the output; bce and cross_entropy are written in the logits, whose logs stay
+    finite where the probabilities round to 0 or 1."""
     k = Y.shape[0]
     residual = Y - output
-    x = sympy.Dummy("x")
     if name == "l2":
         return Trace(residual * residual.T) / (2 * N)
     if name == "mse":
         return Trace(residual * residual.T) / (N * k)
-    log = output.applyfunc(Lambda(x, sympy.log(x)))
     if name == "cross_entropy":
-        return -Trace(Y.T * log) / N
-    log1m = output.applyfunc(Lambda(x, sympy.log(1 - x)))
+        return -Trace(Y.T * LogSoftmax(logits)) / N
+    x = sympy.Dummy("x")
+    log = logits.applyfunc(Lambda(x, log_sigmoid(x)))
+    log1m = logits.applyfunc(Lambda(x, log_sigmoid(-x)))
     return -(Trace(Y.T * log) + Trace((sympy.OneMatrix(*Y.shape) - Y).T * log1m)) / (N * k)
 
 
 def _output_shortcut(output: str, loss: str) -> str | None:
-    """The loss/activation pairs whose output delta is ŷ - y (scaled), proven per entry below."""
+    """The loss/activation pairs whose output delta is ŷ - y (scaled), proven in `verify.proofs`."""
     pair = (output, loss)
     return {("sigmoid", "bce"): "sigmoid_bce", ("softmax", "cross_entropy"): "softmax_ce"}.get(pair)
-
-
-def shortcut_proof(kind: str, k: int) -> tuple[sympy.Basic, sympy.Basic]:
-    """The per-sample loss and SymPy's derivative of it with respect to the first pre-activation.
-
-    The derivative simplifies to ŷ₁ - y₁, which is why the output delta is (Ŷ - Y) scaled:
-    sigmoid with binary cross-entropy entry by entry, softmax with cross-entropy per column
-    (given that the targets of a column sum to 1).
-    """
-    if kind == "sigmoid_bce":
-        s, y = sympy.symbols("s y", real=True)
-        ell = -(y * sympy.log(sigmoid(s)) + (1 - y) * sympy.log(1 - sigmoid(s)))
-        derivative = sympy.diff(ell, s)
-        return ell, sympy.simplify(derivative.rewrite(sympy.exp) - (sigmoid(s).rewrite(sympy.exp) - y))
-    s = sympy.symbols(f"s1:{k + 1}", real=True)
-    y = sympy.symbols(f"y1:{k + 1}", real=True)
-    total = sum(sympy.exp(v) for v in s)
-    ell = -sum(yj * sympy.log(sympy.exp(sj) / total) for yj, sj in zip(y, s))
-    derivative = sympy.diff(ell, s[0])
-    residual = derivative - (sympy.exp(s[0]) / total - y[0])
-    return ell, sympy.simplify(residual.subs(y[-1], 1 - sum(y[:-1])))
-
-
-class Softmax(sympy.MatrixExpr):
-    """Column-wise softmax of a matrix expression (the output layer of a classifier)."""
-
-    def __new__(cls, arg):
-        return super().__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-    def _entry(self, i, j, **kwargs):
-        k = sympy.Dummy("k", integer=True)
-        total = sympy.Sum(sympy.exp(self.arg[k, j]), (k, 0, self.rows - 1))
-        return sympy.exp(self.arg[i, j]) / total
-
-    def _latex(self, printer):
-        return rf"\operatorname{{softmax}}\left({printer._print(self.arg)}\right)"
-

@@ -2,44 +2,52 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DeriveError
-from .pages import example_pages
-from .spec import Example, load_example
+from .present.answer_key import answer_key, to_json
+from .present.pages import document
+from .present.view import view
+from .spec import Example
+from .worked import WorkedExample, worked_example
 
 DECIMALS = 2
 """Every generated number has at most this many decimals, so it is easy to compute with."""
 ATTEMPTS = 100
 
 
-def write_variants(example: Example, count: int, seed: int, out: Path) -> list[Path]:
-    """Write `count` variants of `example` into `out`: each a `.toml`, its `.json` and `.tex`.
+def write_variants(original: WorkedExample, count: int, seed: int, out: Path) -> list[Path]:
+    """Write `count` variants of an example into `out`: each a `.toml`, its `.json` and `.tex`.
 
     The same `seed` always gives the same files. A variant whose relu-like pre-activation is
     exactly 0 is drawn again, so no answer hangs on the convention for the kink.
     """
     if count < 1:
         raise DeriveError(f"--count: must be at least 1, not {count}")
-    out.mkdir(parents=True, exist_ok=True)
+    example = original.example
     rng = np.random.default_rng(seed)
-    written = []
+    variants = []
     for number in range(1, count + 1):
         path = out / f"{example.name}-v{number}.toml"
         for _ in range(ATTEMPTS):
-            path.write_text(_toml(_draw(example, rng), example, number), encoding="utf-8")
-            if not _on_a_kink(path):
+            worked = worked_example(_variant(example, _draw(example, rng), path, number))
+            if not _on_a_kink(worked):
                 break
         else:
             raise DeriveError(f"{example.path}: variants: no variant without a relu kink found")
-        for name, content in example_pages(path).items():
-            if name.endswith((".json", ".tex")):
-                (out / Path(name).name).write_text(content, encoding="utf-8")
-        written.append(path)
-    return written
+        worked.require_checked()
+        variants.append(worked)
+    out.mkdir(parents=True, exist_ok=True)
+    for worked in variants:
+        path = worked.example.path
+        path.write_text(_toml(worked.example), encoding="utf-8")
+        path.with_suffix(".json").write_text(to_json(answer_key(worked)), encoding="utf-8")
+        path.with_suffix(".tex").write_text(document(view(worked)), encoding="utf-8")
+    return [worked.example.path for worked in variants]
 
 
 def _draw(example: Example, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -64,17 +72,31 @@ def _round(values: np.ndarray) -> np.ndarray:
     return np.round(values, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def _on_a_kink(path: Path) -> bool:
-    from .numeric import train
+def _variant(example: Example, numbers: dict[str, np.ndarray], path: Path,
+             number: int) -> Example:
+    """The example with the drawn numbers, named after its variant file."""
+    depth = example.network.depth
+    return dataclasses.replace(
+        example,
+        path=path,
+        title=f"{example.title} (variant {number})",
+        description=f"Variant {number} of {example.name}: the same network, fresh numbers.",
+        X=numbers["X"].T.copy(),
+        Y=numbers["y"].T.copy(),
+        weights=tuple(numbers[f"W{l}"] for l in range(1, depth + 1)),
+        biases=tuple(numbers[f"b{l}"][:, None] for l in range(1, depth + 1))
+        if example.network.bias else (),
+    )
 
-    example = load_example(path)
-    first = train(example)[0]
+
+def _on_a_kink(worked: WorkedExample) -> bool:
+    first = worked.steps[0]
     return any(np.any(first.values[f"S{layer}"] == 0)
-               for layer, activation in enumerate(example.network.activations, start=1)
+               for layer, activation in enumerate(worked.example.network.activations, start=1)
                if "relu" in activation)
 
 
-def _toml(numbers: dict[str, np.ndarray], example: Example, number: int) -> str:
+def _toml(example: Example) -> str:
     """The variant as an example file in the format derive reads."""
     network = example.network
 
@@ -82,10 +104,10 @@ def _toml(numbers: dict[str, np.ndarray], example: Example, number: int) -> str:
         return json.dumps(np.asarray(v).tolist() if isinstance(v, np.ndarray) else v,
                           ensure_ascii=False)
 
-    y = numbers["y"].ravel() if network.sizes[-1] == 1 else numbers["y"]
+    y = example.Y.T.ravel() if network.sizes[-1] == 1 else example.Y.T
     lines = [
-        f"title = {value(f'{example.title} (variant {number})')}",
-        f"description = {value(f'Variant {number} of {example.name}: the same network, fresh numbers.')}",
+        f"title = {value(example.title)}",
+        f"description = {value(example.description)}",
         "",
         "[network]",
         f"sizes = {value(list(network.sizes))}",
@@ -94,11 +116,12 @@ def _toml(numbers: dict[str, np.ndarray], example: Example, number: int) -> str:
         f"bias = {value(network.bias)}",
         "",
         "[data]",
-        f"X = {value(numbers['X'])}",
+        f"X = {value(example.X.T)}",
         f"y = {value(y)}",
         "",
         "[weights]",
-        *(f"{name} = {value(v)}" for name, v in numbers.items() if name not in ("X", "y")),
+        *(f"{name} = {value(v.ravel() if name.startswith('b') else v)}"
+          for name, v in example.parameters.items()),
         "",
         "[training]",
         f"learning_rate = {value(example.learning_rate)}",
@@ -106,5 +129,6 @@ def _toml(numbers: dict[str, np.ndarray], example: Example, number: int) -> str:
         "",
         "[render]",
         f"precision = {example.precision}",
+        *(["exact = true"] if example.exact else []),
     ]
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ import pytest
 # any test module imports derive's functions.
 os.environ.setdefault("DERIVE_CACHE_DIR", tempfile.mkdtemp(prefix="derive-test-cache-"))
 
-from derive.build import build_site
+from derive.site.build import build_site
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.__main__ import main
+from derive.cli import main
 
 SEED = (Path(__file__).resolve().parents[1] / "examples" / "seed.toml").read_text()
 

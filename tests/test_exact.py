@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import sympy
 
-from derive import load_example, train
+from derive import derive, load_example, train
 from derive.errors import SpecError
-from derive.exact import exact_steps, rational
-from derive.pages import example_pages
+from derive.train import exact_steps, rational
+from files import example_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ def test_short_decimals_become_their_exact_fractions():
 
 def test_exact_steps_agree_with_the_float_path():
     example = load_example(ROOT / "examples" / "seed.toml")
-    for exact, floating in zip(exact_steps(example, 2), train(example)):
+    for exact, floating in zip(exact_steps(example, derive(example.network), 2), train(example)):
         assert isinstance(exact.loss, sympy.Rational)
         assert float(exact.loss) == pytest.approx(floating.loss, rel=1e-15)
         for name, gradient in exact.gradients.items():
@@ -38,7 +38,7 @@ def test_first_seed_loss_is_the_fraction_of_the_hand_computed_sum():
                        [0, sympy.Rational(22, 25)]])
     W2 = sympy.Matrix([[sympy.Rational(1, 50), sympy.Rational(3, 100), sympy.Rational(9, 100)]])
     residual = sympy.Matrix([[1, 1, -1, -1]]) - W2 * (W1 * X).applyfunc(lambda s: max(s, 0))
-    assert exact_steps(example, 1)[0].loss == (residual * residual.T)[0, 0] / 8
+    assert exact_steps(example, derive(example.network), 1)[0].loss == (residual * residual.T)[0, 0] / 8
 
 
 def test_the_exact_page_shows_fractions_and_the_decimal_loss():

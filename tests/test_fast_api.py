@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from reference import backward
 
-from derive import api, codegen, numeric
+from derive import api
+from derive.compile import cache as codegen
+from derive.compile import printer, runtime
 from derive.api import gradient_function
-from derive.numeric import compile_derivation
+from derive.compile.compiled import compile_derivation
 from derive.spec import Network
 from derive.symbolic import derive
 
@@ -65,13 +67,13 @@ def by_hand(network: Network, X, Y, *parameters) -> list[np.ndarray]:
 def generations(monkeypatch: pytest.MonkeyPatch) -> list[Network]:
     """Record each call of SymPy's code generation (a cache miss)."""
     calls: list[Network] = []
-    original = numeric.gradient_module
+    original = printer.gradient_module
 
     def recording(network: Network, names=("gradients",)) -> str:
         calls.append(network)
         return original(network, names)
 
-    monkeypatch.setattr(numeric, "gradient_module", recording)
+    monkeypatch.setattr(printer, "gradient_module", recording)
     return calls
 
 
@@ -93,7 +95,7 @@ def test_the_cached_file_is_the_code_sympy_generates(cache):
     network = NETWORKS[1]
     gradient_function(network)
     (path,) = cache.glob("*.py")
-    assert path.read_text() == numeric.gradient_module(network)
+    assert path.read_text() == printer.gradient_module(network)
     assert "def gradients(X, Y, W1, b1, W2, b2, N):" in path.read_text()
 
 
@@ -116,9 +118,9 @@ def test_a_changed_key_never_reuses_stale_code(cache, monkeypatch, tmp_path):
     np.testing.assert_allclose(fresh_gradients()[0], expected[0], rtol=1e-12)
     monkeypatch.setattr(codegen, "_version", version)
     # So is any change to the text of derive's code-generating modules.
-    edited = tmp_path / "numeric.py"
+    edited = tmp_path / "printer.py"
     edited.write_text(codegen.GENERATORS[2].read_text() + "\n# edited\n")
-    monkeypatch.setattr(codegen, "GENERATORS", (*codegen.GENERATORS[:2], edited, codegen.GENERATORS[3]))
+    monkeypatch.setattr(codegen, "GENERATORS", (*codegen.GENERATORS[:2], edited, *codegen.GENERATORS[3:]))
     np.testing.assert_allclose(fresh_gradients()[0], expected[0], rtol=1e-12)
     assert len(calls) == 3
     assert stale.exists() and len(list(cache.glob("*.py"))) == 3
@@ -179,11 +181,11 @@ def test_the_default_cache_is_the_users_cache_directory(monkeypatch, tmp_path):
 @pytest.mark.parametrize("network", NETWORKS, ids=lambda n: "-".join(n.activations))
 @pytest.mark.parametrize("N", [1, 2, 7, 10, 23])
 def test_blocked_evaluation_equals_unblocked(network, N, monkeypatch):
-    monkeypatch.setattr(codegen, "MIN_BLOCK", 1)
-    monkeypatch.setattr(codegen, "_block_size", lambda X, Y, parameters: 3)
+    monkeypatch.setattr(runtime, "MIN_BLOCK", 1)
+    monkeypatch.setattr(runtime, "_block_size", lambda X, Y, parameters: 3)
     derivation = derive(network)
     compiled = compile_derivation(derivation)
-    kernel = codegen.load(numeric.gradient_module(network), "<test>")["gradients"]
+    kernel = codegen.load(printer.gradient_module(network), "<test>")["gradients"]
     arguments = problem(network, N, seed=N)
     X, Y, *parameters = arguments
     whole = kernel(X, Y, *parameters, N)
@@ -194,8 +196,8 @@ def test_blocked_evaluation_equals_unblocked(network, N, monkeypatch):
 
 
 def test_blocks_cover_every_sample_once(monkeypatch):
-    monkeypatch.setattr(codegen, "MIN_BLOCK", 1)
-    monkeypatch.setattr(codegen, "_block_size", lambda X, Y, parameters: 3)
+    monkeypatch.setattr(runtime, "MIN_BLOCK", 1)
+    monkeypatch.setattr(runtime, "_block_size", lambda X, Y, parameters: 3)
     seen: list[int] = []
 
     def kernel(X, Y, W1, W2, N):
@@ -203,7 +205,7 @@ def test_blocks_cover_every_sample_once(monkeypatch):
         return (np.zeros((1, 1)),)
 
     X, Y = np.zeros((2, 10)), np.zeros((1, 10))
-    codegen.blocked(kernel, bias=False)(X, Y, np.zeros((2, 2)), np.zeros((1, 2)))
+    runtime.blocked(kernel, bias=False)(X, Y, np.zeros((2, 2)), np.zeros((1, 2)))
     assert seen == [3, 3, 3, 1]
 
 
@@ -237,8 +239,9 @@ def test_a_fresh_process_with_a_warm_cache_never_imports_sympy(cache):
 
 
 def test_import_derive_is_light_and_every_name_still_loads(cache):
-    names = "SEED Derivation DeriveError Example Network SpecError compile_derivation dL_dW1 " \
-            "dL_dW2 derive gradient_function gradients load_example train"
+    names = "SEED Derivation DeriveError Example Network RenderOptions SpecError WorkedExample " \
+            "compile_derivation dL_dW1 dL_dW2 derive gradient_function gradients load_example " \
+            "train worked_example"
     result = run_python(
         "import sys, derive; assert 'sympy' not in sys.modules; "
         f"from derive import {', '.join(names.split())}; "

@@ -9,17 +9,23 @@ import sympy
 
 from derive import derive
 from derive.api import SEED
-from derive.latex import bmatrix, escape_latex, number, tex
-from derive.pages import example_pages
+from derive.present.latex import escape_latex, number, tex
+from derive.present.view import RenderOptions, _Formatter
+from files import example_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 
 
+def matrix(values, precision: int) -> str:
+    """A matrix as the pages show it, with the default display limits."""
+    return _Formatter(precision, RenderOptions()).matrix("A", values)["tex"]
+
+
 def test_bmatrix_rows_at_the_examples_precision():
-    assert bmatrix(np.array([[0.75, -0.00001], [2, 3]]), 4) == (
+    assert matrix(np.array([[0.75, -0.00001], [2, 3]]), 4) == (
         r"\begin{bmatrix}0.7500 & 0.0000 \\ 2.0000 & 3.0000\end{bmatrix}")
-    assert bmatrix(sympy.Matrix([[sympy.Rational(3, 4), -1]]), 4) == (
+    assert matrix(sympy.Matrix([[sympy.Rational(3, 4), -1]]), 4) == (
         r"\begin{bmatrix}\frac{3}{4} & -1\end{bmatrix}")
 
 
@@ -30,10 +36,10 @@ def test_numbers_never_show_negative_zero():
 
 def test_chain_rule_steps_print_in_textbook_notation():
     steps = {d.symbol.name: d for d in derive(SEED).backward}
-    assert tex(steps["delta1"].expr) == r"\operatorname{step}\left(S_{1}\right) \circ G_{1}"
-    assert tex(steps["dL_dW1"].symbol) == r"\frac{\partial L}{\partial W_{1}}"
-    assert tex(steps["dL_dW1"].expr) == r"\delta_{1} X^{T}"
-    assert tex(steps["G1"].expr) == r"W_{2}^{T} \delta_{2}"
+    assert tex(steps["delta1"].expr) == r"\operatorname{step}\left(S^{[1]}\right) \circ G^{[1]}"
+    assert tex(steps["dL_dW1"].symbol) == r"\frac{\partial L}{\partial W^{[1]}}"
+    assert tex(steps["dL_dW1"].expr) == r"\delta^{[1]} X^{T}"
+    assert tex(steps["G1"].expr) == r"\left(W^{[2]}\right)^{T} \delta^{[2]}"
 
 
 def test_text_is_escaped_for_latex():
@@ -63,8 +69,8 @@ def test_each_tex_document_is_well_formed(path):
 
 
 def test_large_matrices_are_elided_like_numpy_prints_them():
-    wide = bmatrix(np.arange(2 * 20).reshape(2, 20), 0)
+    wide = matrix(np.arange(2 * 20).reshape(2, 20), 0)
     assert wide == (r"\begin{bmatrix}0 & 1 & 2 & 3 & \cdots & 18 & 19 \\ "
                     r"20 & 21 & 22 & 23 & \cdots & 38 & 39\end{bmatrix}")
-    square = bmatrix(np.zeros((30, 30)), 0)
+    square = matrix(np.zeros((30, 30)), 0)
     assert square.count(r"\\") == 6 and r"\ddots" in square and square.count(r"\vdots") == 6

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from reference import backward, forward, toml_example, torch_gradients
 
 from derive import Network, gradient_function, load_example, train
-from derive.__main__ import main
-from derive.activations import ELEMENTWISE
-from derive.gradcheck import format_table, gradient_check
+from derive.cli import main
+from derive.ops import ELEMENTWISE
+from derive.verify.gradcheck import format_table
+from derive.worked import worked_example
 
 HIDDEN = ["linear", *ELEMENTWISE]
 OUTPUTS = {"l2": HIDDEN, "mse": HIDDEN, "bce": ["sigmoid"], "cross_entropy": ["softmax"]}
@@ -123,7 +124,7 @@ def test_a_wide_network_is_derived_in_matrix_form_without_expansion(tmp_path):
     biases = [np.zeros((sizes[l + 1], 1)) for l in range(2)]
     path = tmp_path / "wide.toml"
     path.write_text(toml_example(sizes, ["relu", "softmax"], "cross_entropy", True, X, Y, weights, biases))
-    from derive.pages import example_pages
+    from files import example_pages
 
     page = example_pages(path)["examples/wide.md"]
     assert "too large to expand" in page
@@ -137,7 +138,6 @@ def test_a_wide_network_is_derived_in_matrix_form_without_expansion(tmp_path):
 def test_any_valid_example_loads_trains_and_passes_the_gradient_check(tmp_path, network):
     path = tmp_path / "random.toml"
     path.write_text(toml_example(*network, steps=3))
-    example = load_example(path)
-    assert len(train(example)) == 3
-    checks = gradient_check(example)
-    assert all(check.passed for check in checks), format_table(example, checks)
+    worked = worked_example(path)
+    assert len(worked.steps) == 3
+    assert all(check.passed for check in worked.checks), format_table(worked.example, worked.checks)

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import derive.mkdocs_plugin
-from derive.build import build_site
+import derive.site.plugin
 from derive.errors import DeriveError
-from derive.mkdocs_plugin import generate_example_pages
+from derive.site.build import build_site
+from derive.site.plugin import generate_example_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,27 +53,27 @@ def test_two_builds_are_byte_identical(built_site: Path, tmp_path: Path) -> None
     assert [name for name in first if first[name] != again[name]] == []
 
 
-def raise_for_every_example(path: Path) -> dict[str, str]:
-    """An example_pages that fails, as a bad example file does."""
-    raise DeriveError(f"{path}: network.sizes: must hold at least two numbers")
+def raise_for_every_example(worked, *options) -> dict[str, str]:
+    """An example_files that fails, as a bad example file does."""
+    raise DeriveError(f"{worked.example.path}: network.sizes: must hold at least two numbers")
 
 
-def page_with_broken_link(path: Path) -> dict[str, str]:
-    """An example_pages whose page MkDocs' strict mode rejects after writing the whole site."""
+def page_with_broken_link(worked, *options) -> dict[str, str]:
+    """An example_files whose page MkDocs' strict mode rejects after writing the whole site."""
     return {"examples/broken.md": "---\ntitle: Broken\n---\n\n[nowhere](missing.md)\n"}
 
 
 @pytest.mark.parametrize(
-    ("example_pages", "reason"),
+    ("example_files", "reason"),
     [(raise_for_every_example, "network.sizes"), (page_with_broken_link, "missing.md")],
 )
 def test_failed_build_leaves_previous_site_and_docs(
-    built_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_pages, reason: str
+    built_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_files, reason: str
 ) -> None:
     site = tmp_path / "site"
     shutil.copytree(built_site, site)
     before, docs_before = snapshot(site), snapshot(ROOT / "docs")
-    monkeypatch.setattr(derive.mkdocs_plugin, "example_pages", example_pages)
+    monkeypatch.setattr(derive.site.plugin, "example_files", example_files)
     with pytest.raises(DeriveError, match=re.escape(reason)) as failure:
         build_site([ROOT / "examples" / "seed.toml"], site, ROOT / "mkdocs.yml")
     assert "\n" not in str(failure.value)
@@ -161,7 +161,7 @@ def serve(folder: Path) -> Iterator[str]:
 
 def seed_page_url() -> str:
     """The site-relative URL of the page the plugin generates for examples/seed.toml."""
-    pages = generate_example_pages([ROOT / "examples" / "seed.toml"])
+    pages = generate_example_files([ROOT / "examples" / "seed.toml"])
     (markdown,) = [uri for uri in pages if uri.endswith(".md")]
     return markdown.removesuffix(".md").removesuffix("/index") + "/"
 

@@ -5,9 +5,9 @@ import sympy
 from sympy import HadamardProduct, MatMul
 
 from derive import derive, dL_dW1, load_example
-from derive.activations import relu, step
+from derive.ops import relu, step
 from derive.api import SEED
-from derive.expansion import expand
+from derive.verify.expansion import expand
 
 
 def definitions():
@@ -58,7 +58,7 @@ def test_expanded_derivative_evaluates_to_the_numeric_gradient():
 
 
 def test_every_activation_name_has_a_sympy_definition():
-    from derive.activations import ELEMENTWISE
+    from derive.ops import ELEMENTWISE
     from derive.spec import ACTIVATIONS
 
     assert set(ACTIVATIONS) == {*ELEMENTWISE, "linear", "softmax"}

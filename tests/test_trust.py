@@ -9,8 +9,8 @@ import numpy as np
 import sympy
 
 from derive import derive, load_example, train
-from derive.build import build_site
-from derive.expansion import expand
+from derive.site.build import build_site
+from derive.verify.expansion import expand
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = (ROOT / "examples" / "seed.toml").read_text()

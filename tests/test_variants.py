@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from derive import load_example
-from derive.__main__ import main
+from derive.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""NumPy functions lambdified from a `Derivation`, and the training run of an example.
+"""The NumPy source of a `Derivation`'s functions, printed by lambdify with derive's printer.
 
 The generated code is the derivation's own chain of definitions, one line each (S1 = W1.dot(X),
 ..., dL_dW1 = delta1.dot(X.T)): the chain rule already names every common subexpression, so
@@ -8,21 +8,21 @@ lambdify is handed those definitions as its `cse` and only prints them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Sequence
 
-import numpy as np
+import numpy
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from . import codegen
-from .activations import relu, step
-from .codegen import softmax
-from .spec import Example, Network
-from .symbolic import Definition, Derivation, derive
+from ..ops import relu, step
+from ..spec import Network
+from ..symbolic import Definition, Derivation, derive
+from . import runtime
+
+RUNTIME = ("sigmoid", "softmax", "log_softmax")
+"""The helpers of `runtime` that generated code calls by name."""
 
 
 class MatrixNumPyPrinter(NumPyPrinter):
@@ -37,7 +37,10 @@ class MatrixNumPyPrinter(NumPyPrinter):
     functions work for any widths and batch size; `shapes` does the same for the shapes of
     matrices of ones, which follow the arrays at hand (a block of samples, not the whole batch).
     `known` maps (activation function, argument) to the name of the matrix holding its values.
+    Each operation of `derive.ops` prints itself through its `_numpycode` method.
     """
+
+    printmethod = "_numpycode"
 
     def __init__(self, dimensions: dict[sympy.Symbol, str], shapes: dict[sympy.Symbol, str],
                  known: dict[tuple[type, sympy.Basic], str]) -> None:
@@ -124,35 +127,13 @@ class MatrixNumPyPrinter(NumPyPrinter):
             return total if coefficient == 1 else f"{self._print(coefficient)}*{total}"
         return f"{self._module_format('numpy.trace')}({self._print(expr.arg)})"
 
-    def _print_relu(self, expr: sympy.Basic) -> str:
-        return f"{self._module_format('numpy.maximum')}({self._print(expr.args[0])}, 0.0)"
-
-    def _print_step(self, expr: sympy.Basic) -> str:
-        # 1 where x > 0, else 0, also at exactly 0 (a boolean array: exact when multiplied).
-        return f"({self._print(expr.args[0])} > 0)"
-
-    def _print_leaky_relu(self, expr: sympy.Basic) -> str:
-        x = self._print(expr.args[0])
-        return f"{self._module_format('numpy.where')}({x} > 0, {x}, 0.01*{x})"
-
-    def _print_leaky_step(self, expr: sympy.Basic) -> str:
-        x = self._print(expr.args[0])
-        return f"{self._module_format('numpy.where')}({x} > 0, 1.0, 0.01)"
-
-    def _print_sigmoid(self, expr: sympy.Basic) -> str:
-        # 1/(1+e^-x) written with tanh, which neither overflows nor loses precision.
-        return f"(0.5 + 0.5*{self._module_format('numpy.tanh')}(0.5*{self._print(expr.args[0])}))"
-
-    def _print_Softmax(self, expr: sympy.Basic) -> str:
-        return f"softmax({self._print(expr.arg)})"
-
 
 def function_source(derivation: Derivation, outputs: Sequence[sympy.Basic] | sympy.Basic, *,
                     per_block: bool) -> str:
     """lambdify's source of a function of (X, Y, *parameters) returning `outputs` (several or one).
 
     Each definition the outputs need becomes one assignment. With `per_block` the function also
-    takes N, the whole batch's size, so it can be called on a block of samples (see `codegen`).
+    takes N, the whole batch's size, so it can be called on a block of samples (see `runtime.blocked`).
     """
     chain = _needed(derivation.definitions,
                     outputs if isinstance(outputs, (list, tuple)) else [outputs])
@@ -163,7 +144,8 @@ def function_source(derivation: Derivation, outputs: Sequence[sympy.Basic] | sym
              if isinstance(d.expr, ElementwiseApplyFunction)}
     function = sympy.lambdify(
         arguments, outputs,
-        modules=[{"softmax": softmax, "numpy": np}],  # not "numpy": that imports all of it
+        # Not modules="numpy": that costs a third of a second to set up.
+        modules=[{name: getattr(runtime, name) for name in RUNTIME}, {"numpy": numpy}],
         printer=MatrixNumPyPrinter(widths if per_block else shapes, shapes, known),
         cse=lambda expressions: ([(d.symbol, d.expr) for d in chain], expressions),
         docstring_limit=0,
@@ -199,7 +181,7 @@ def module_source(derivation: Derivation, functions: dict[str, str]) -> str:
               f"with {layers} layers, {derivation.loss_name} loss, {biases}.\n\n"
               f"X is d x N (a column per sample), Y is k x N; a function taking N, the whole\n"
               f'batch\'s size, may be given a block of the batch\'s columns and its results summed.\n"""\n\n'
-              f"import numpy\n\nfrom derive.codegen import softmax\n")
+              f"import numpy\n\nfrom derive.compile.runtime import {', '.join(RUNTIME)}\n")
     renamed = [source.replace("def _lambdifygenerated(", f"def {name}(", 1)
                for name, source in functions.items()]
     return "\n\n".join([header, *renamed])
@@ -212,75 +194,3 @@ def gradient_module(network: Network, names: Sequence[str] = ("gradients",)) -> 
     by_name = {g.name: (g,) for g in derivation.gradients} | {"gradients": derivation.gradients}
     return module_source(derivation, {name: function_source(derivation, by_name[name], per_block=True)
                                       for name in names})
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """The lambdified functions of one derivation.
-
-    `intermediates` returns every defined quantity (forward and backward) in definition order;
-    `gradients` returns dL/dθ for every parameter θ; `loss` returns L alone. All take the
-    derivation's arguments (X, Y, parameters...) with X as d x N and Y as k x N. `gradients`
-    evaluates `code`, lambdify's source, over blocks of samples.
-    """
-
-    derivation: Derivation
-    intermediates: Callable
-    gradients: Callable
-    loss: Callable
-    code: str
-
-    def source(self) -> str:
-        """The Python source lambdify generated for the gradients: what SymPy produced."""
-        return self.code
-
-
-@cache
-def compile_derivation(derivation: Derivation) -> Compiled:
-    """Lambdify every intermediate and, separately, just the gradients (less work per call)."""
-    sources = {
-        "intermediates": function_source(derivation, [d.symbol for d in derivation.definitions],
-                                         per_block=False),
-        "gradients": function_source(derivation, derivation.gradients, per_block=True),
-        "loss": function_source(derivation, derivation.loss, per_block=False),
-    }
-    name = f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name}; " \
-           f"bias={derivation.bias}>"
-    functions = codegen.load(module_source(derivation, sources), name)
-    loss = functions["loss"]
-    return Compiled(derivation, functions["intermediates"],
-                    codegen.blocked(functions["gradients"], bias=derivation.bias),
-                    lambda *arguments: float(loss(*arguments)), sources["gradients"])
-
-
-@dataclass(frozen=True)
-class TrainingStep:
-    """One SGD step: the parameters used, every intermediate, the gradients and the update."""
-
-    parameters: dict[str, np.ndarray]
-    values: dict[str, np.ndarray]
-    loss: float
-    gradients: dict[str, np.ndarray]
-    updated: dict[str, np.ndarray]
-
-
-def train(example: Example) -> list[TrainingStep]:
-    """Run the example's SGD steps on the whole batch, recording every number."""
-    derivation = derive(example.network)
-    compiled = compile_derivation(derivation)
-    names = [p.name for p in derivation.parameters]
-    parameters = example.parameters
-    steps = []
-    for _ in range(example.steps):
-        results = compiled.intermediates(example.X, example.Y, *parameters.values())
-        values = {d.symbol.name: _array(r) for d, r in zip(derivation.definitions, results)}
-        gradients = {name: values[f"dL_d{name}"] for name in names}
-        updated = {name: parameters[name] - example.learning_rate * gradients[name]
-                   for name in names}
-        steps.append(TrainingStep(parameters, values, float(values["L"]), gradients, updated))
-        parameters = updated
-    return steps
-
-
-def _array(value: object) -> np.ndarray:
-    return np.asarray(value, dtype=float)

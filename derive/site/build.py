@@ -1,12 +1,12 @@
-"""The one straight pipeline: example files, their pages, MkDocs, and the site swapped in whole."""
+"""The atomic site build: MkDocs into a fresh folder beside the site, then swapped in whole."""
 
 from __future__ import annotations
 
+import glob
 import logging
-import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,8 +14,7 @@ from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 from mkdocs.exceptions import MkDocsException
 
-from derive.errors import DeriveError
-from derive.mkdocs_plugin import GeneratedFile, default_example_paths, generate_example_pages
+from ..errors import DeriveError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ def build_site(
     site_dir: Path = Path("site"),
     config_file: Path = Path("mkdocs.yml"),
 ) -> Path:
-    """Build the site of the given examples (default: every examples/*.toml) into site_dir.
+    """Build the site of the given examples (default: the plugin's `examples`) into site_dir.
 
     On any failure the previous site_dir is left exactly as it was, and docs/ is never written.
     """
@@ -33,17 +32,12 @@ def build_site(
     site_dir = site_dir.resolve()
     if root.is_relative_to(site_dir):
         raise DeriveError(f"{site_dir}: the site directory must not contain the project {root}")
-    # Choose the examples: the given files, or every examples/*.toml beside mkdocs.yml.
-    paths = list(example_paths) if example_paths is not None else default_example_paths(root)
-    # Derive and render every example first, so a bad one fails before anything is written.
-    log.info("rendering %d example(s)", len(paths))
-    generated = generate_example_pages(paths)
     # Build with MkDocs into a fresh directory beside site_dir, on the same file system.
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}-build-", dir=site_dir.parent))
     try:
         log.info("building the site with MkDocs")
-        _run_mkdocs(config_file, work / "site", paths, generated)
+        _run_mkdocs(config_file, work / "site", example_paths)
         # Swap the new site in: the old one aside, the new one in its place.
         _swap(work / "site", site_dir, aside=work / "previous")
     finally:
@@ -53,21 +47,22 @@ def build_site(
     return site_dir
 
 
-def _run_mkdocs(
-    config_file: Path, site_dir: Path, paths: list[Path], generated: dict[str, GeneratedFile]
-) -> None:
-    """Run MkDocs' build in strict mode, with the plugin told which examples and their pages."""
+def _run_mkdocs(config_file: Path, site_dir: Path, example_paths: list[Path] | None) -> None:
+    """Run MkDocs' build in strict mode; given example files replace the plugin's globs."""
     with _mkdocs_messages() as messages:
         try:
             config = load_config(config_file=str(config_file), site_dir=str(site_dir), strict=True)
             plugin = config.plugins.get("derive")
             if plugin is None:
                 raise DeriveError(f"{config_file}: plugins: the derive plugin is not listed")
-            plugin.example_paths = paths
-            plugin.generated = generated
-            with _source_date_epoch(_inputs(config_file, Path(config.docs_dir), paths)):
-                mkdocs_build(config)
+            if example_paths is not None:
+                plugin.config.examples = [glob.escape(str(path.resolve()))
+                                          for path in example_paths]
+            mkdocs_build(config)
         except (MkDocsException, OSError) as err:
+            # MkDocs reports a plugin's error and aborts; the plugin's message is the reason.
+            if isinstance(err.__context__, DeriveError):
+                raise DeriveError(str(err.__context__)) from err
             reason = messages[0] if messages else str(err)
             raise DeriveError(f"mkdocs build failed: {reason}") from err
 
@@ -94,30 +89,6 @@ def _mkdocs_messages() -> Iterator[list[str]]:
         yield messages
     finally:
         logger.removeHandler(handler)
-
-
-def _inputs(config_file: Path, docs_dir: Path, paths: list[Path]) -> Iterator[Path]:
-    """Every file the site is made from: the config, docs/, templates/ and the examples."""
-    yield config_file
-    yield from paths
-    for folder in (docs_dir, config_file.resolve().parent / "templates"):
-        yield from (path for path in folder.rglob("*") if path.is_file())
-
-
-@contextmanager
-def _source_date_epoch(inputs: Iterable[Path]) -> Iterator[None]:
-    """Date the build by its newest input, so the sitemap's dates repeat from build to build.
-
-    MkDocs stamps sitemap.xml(.gz) with SOURCE_DATE_EPOCH, else today; a value the caller set wins.
-    """
-    if "SOURCE_DATE_EPOCH" in os.environ:
-        yield
-        return
-    os.environ["SOURCE_DATE_EPOCH"] = str(int(max(path.stat().st_mtime for path in inputs)))
-    try:
-        yield
-    finally:
-        del os.environ["SOURCE_DATE_EPOCH"]
 
 
 def _swap(new: Path, target: Path, *, aside: Path) -> None:

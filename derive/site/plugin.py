@@ -1,18 +1,27 @@
 """The MkDocs plugin: each example's pages and an offline MathJax, added to the site at build time.
 
 Nothing is ever written into docs/: generated files live only in MkDocs' file collection, so
-`mkdocs serve` can regenerate them on every change without re-triggering itself.
+`mkdocs serve` can regenerate them on every change without re-triggering itself. Configured in
+mkdocs.yml like any plugin:
+
+    plugins:
+      - derive:
+          examples: examples/*.toml   # a glob, or a list of globs, relative to mkdocs.yml
 """
 
 from __future__ import annotations
 
+import datetime
+import glob
 import html
+import os
 import posixpath
-from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 import mathjax
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.livereload import LiveReloadServer
@@ -21,8 +30,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils.meta import get_data
 
-from derive.errors import DeriveError
-from derive.pages import example_pages
+from ..errors import DeriveError
+from ..present.pages import example_files
+from ..present.view import RenderOptions
+from ..worked import worked_example
 
 log = get_plugin_logger(__name__)
 
@@ -53,16 +64,34 @@ class GeneratedFile(NamedTuple):
     content: str
 
 
-def default_example_paths(root: Path) -> list[Path]:
-    """Every `examples/*.toml` under `root` (the directory holding mkdocs.yml), sorted."""
-    return sorted((root / "examples").glob("*.toml"))
+class DeriveConfig(Config):
+    """The plugin's options in mkdocs.yml."""
+
+    examples = c.Type((str, list), default="examples/*.toml")
+    """A glob of example files relative to mkdocs.yml, or a list of globs."""
+    templates = c.Optional(c.Dir(exists=True))
+    """A folder whose templates override derive's own of the same name."""
+    precision = c.Optional(c.Type(int))
+    """Decimals in the tables of every example (default: each example's own)."""
 
 
-def generate_example_pages(paths: Iterable[Path]) -> dict[str, GeneratedFile]:
+def example_paths(root: Path, patterns: str | list[str]) -> list[Path]:
+    """The example files matching `patterns` under `root`, in order, without dot files."""
+    found: list[Path] = []
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        matches = sorted(glob.glob(pattern, root_dir=root))
+        found += [root / match for match in matches if root / match not in found]
+    return found
+
+
+def generate_example_files(paths: list[Path], options: RenderOptions = RenderOptions(),
+                           templates: tuple[Path, ...] = ()) -> dict[str, GeneratedFile]:
     """Every example's generated files by docs-relative path; two examples may not share one."""
     generated: dict[str, GeneratedFile] = {}
     for path in paths:
-        for uri, content in example_pages(path).items():
+        worked = worked_example(path)
+        worked.require_checked()
+        for uri, content in example_files(worked, options, templates).items():
             if uri in generated:
                 raise DeriveError(
                     f"{path}: generates {uri}, which {generated[uri].source} generates too"
@@ -82,16 +111,13 @@ def mathjax_files() -> dict[str, Path]:
     return found
 
 
-class DerivePlugin(BasePlugin):
+class DerivePlugin(BasePlugin[DeriveConfig]):
     """Adds the example pages, their navigation and an offline MathJax to the site."""
 
     def __init__(self) -> None:
-        # Which example files to render; None means every examples/*.toml beside mkdocs.yml.
-        self.example_paths: list[Path] | None = None
-        # Files already generated for example_paths (by build_site), so none is derived twice.
-        self.generated: dict[str, GeneratedFile] | None = None
         self._root = Path.cwd()
         self._examples: dict[str, GeneratedFile] = {}
+        self._date: str | None = None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Remember the project root and load MathJax after the page's own scripts (its config)."""
@@ -104,20 +130,27 @@ class DerivePlugin(BasePlugin):
         """Publish MathJax and every example's pages, and list them in the navigation."""
         for uri, path in mathjax_files().items():
             _add(files, File.generated(config, uri, abs_src_path=str(path)), path)
+        paths = self.example_paths()
         try:
-            self._examples = (
-                self.generated
-                if self.generated is not None
-                else generate_example_pages(self._example_paths())
-            )
+            self._examples = generate_example_files(paths, self._options(), self._templates())
         except DeriveError as err:
             raise SiteError(str(err)) from err
         for uri, generated in self._examples.items():
             _add(files, File.generated(config, uri, content=generated.content), generated.source)
-        log.info("added %d generated file(s) from the examples", len(self._examples))
+        log.info("added %d generated file(s) from %d example(s)", len(self._examples), len(paths))
+        self._date = _newest_date([Path(config.config_file_path or self._root), *paths,
+                                   *_files_under(Path(config.docs_dir)),
+                                   *_files_under(self._root / "templates")])
         if config.nav is None:
             config.nav = self._nav(files)
         return files
+
+    def on_pre_page(self, page: Page, *, config: MkDocsConfig, files: Files) -> Page:
+        """Date every page by the newest input, so the sitemap repeats from build to build
+        (unless SOURCE_DATE_EPOCH, which MkDocs reads itself, says otherwise)."""
+        if self._date and "SOURCE_DATE_EPOCH" not in os.environ:
+            page.update_date = self._date
+        return page
 
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
@@ -137,22 +170,23 @@ class DerivePlugin(BasePlugin):
         self, server: LiveReloadServer, *, config: MkDocsConfig, builder: object
     ) -> LiveReloadServer:
         """Rebuild when a template or an example changes (both live outside docs/)."""
-        folders = [self._root / "templates", self._root / "examples"]
-        outside = [
-            path
-            for path in self._example_paths()
-            if not any(path.resolve().is_relative_to(folder) for folder in folders)
-        ]
-        for path in folders + outside:
-            if path.exists():
-                server.watch(str(path))
+        folders = {self._root / "templates", *self._templates()}
+        folders |= {path.parent for path in self.example_paths()}
+        for folder in sorted(folders):
+            if folder.exists():
+                server.watch(str(folder))
         return server
 
-    def _example_paths(self) -> list[Path]:
-        """The examples to render: the chosen ones, else every examples/*.toml."""
-        if self.example_paths is not None:
-            return list(self.example_paths)
-        return default_example_paths(self._root)
+    def example_paths(self) -> list[Path]:
+        """The example files the `examples` option names."""
+        return example_paths(self._root, self.config.examples)
+
+    def _options(self) -> RenderOptions:
+        return RenderOptions(precision=self.config.precision)
+
+    def _templates(self) -> tuple[Path, ...]:
+        folder = self.config.templates
+        return (Path(folder).resolve(),) if folder else ()
 
     def _nav(self, files: Files) -> list[str | dict[str, str]]:
         """Home, the other hand-written pages, then the example pages in example order."""
@@ -167,6 +201,16 @@ class DerivePlugin(BasePlugin):
             written.remove("index.md")
             nav.append({"Home": "index.md"})
         return nav + written + examples
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()] if folder.is_dir() else []
+
+
+def _newest_date(inputs: list[Path]) -> str:
+    """The UTC date of the newest of `inputs`, as MkDocs writes page dates."""
+    newest = max(path.stat().st_mtime for path in inputs if path.exists())
+    return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).strftime("%Y-%m-%d")
 
 
 def _add(files: Files, file: File, source: Path) -> None:

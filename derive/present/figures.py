@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+from ..render import render
+from ..spec import Example
 from .latex import number
-from .numeric import TrainingStep
-from .render import render
-from .spec import Example
 
-MAX_UNITS = 8
-"""Units drawn per layer; a wider layer shows its first and last units around an ellipsis."""
-MAX_LABELLED_EDGES = 24
-"""Networks with at most this many weights show each weight's value on its edge."""
 _COLUMN, _ROW, _RADIUS, _MARGIN = 190, 58, 17, 40
 
 
@@ -27,14 +22,18 @@ class _Unit:
     index: int | None
 
 
-def network_diagram(example: Example) -> str:
-    """The network as layers of units joined by weighted edges, an accessible SVG."""
+def network_diagram(example: Example, *, max_units: int, max_labelled_edges: int) -> str:
+    """The network as layers of units joined by weighted edges, an accessible SVG.
+
+    A layer wider than `max_units` shows its first and last units around an ellipsis; a network
+    with at most `max_labelled_edges` weights shows each weight's value on its edge.
+    """
     sizes = example.network.sizes
-    tallest = max(min(n, MAX_UNITS) + example.network.bias for n in sizes)
+    tallest = max(min(n, max_units) + example.network.bias for n in sizes)
     height = _MARGIN * 2 + tallest * _ROW + 30
     units: list[_Unit] = []
     for layer, n in enumerate(sizes):
-        shown = _shown(n)
+        shown = _shown(n, max_units)
         count = len(shown) + (example.network.bias and layer < len(sizes) - 1)
         top = (height - 30 - (count - 1) * _ROW) / 2
         x = _MARGIN + _RADIUS + layer * _COLUMN
@@ -55,22 +54,23 @@ def network_diagram(example: Example) -> str:
                 continue
             value = (example.biases[source.layer][target.index, 0] if source.kind == "bias"
                      else example.weights[source.layer][target.index, source.index])
-            label = number(value, 2) if weights <= MAX_LABELLED_EDGES else ""
+            label = number(value, 2) if weights <= max_labelled_edges else ""
             edges.append({"x1": source.x + _RADIUS, "y1": source.y, "x2": target.x - _RADIUS,
                           "y2": target.y, "label": label,
-                          **_label_position(source, target, sizes[target.layer])})
+                          **_label_position(source, target, min(sizes[target.layer], max_units))})
     activations = ("input", *example.network.activations)
     layers = [{"x": _MARGIN + _RADIUS + l * _COLUMN, "name": "input" if l == 0 else f"layer {l}",
                "detail": f"{n} unit{'s' if n != 1 else ''}" + ("" if l == 0 else f", {activations[l]}")}
               for l, n in enumerate(sizes)]
     return render("network.svg.j2", width=2 * _MARGIN + 2 * _RADIUS + (len(sizes) - 1) * _COLUMN,
-                  height=height, radius=_RADIUS, units=units, edges=edges, layers=layers,
+                  height=height, radius=_RADIUS, units=[asdict(u) for u in units], edges=edges,
+                  layers=layers,
                   alt=diagram_alt(example))
 
 
-def _label_position(source: _Unit, target: _Unit, targets: int) -> dict[str, float]:
+def _label_position(source: _Unit, target: _Unit, drawn: int) -> dict[str, float]:
     """Where an edge's weight is written: staggered by target, so labels of a fan never meet."""
-    t = 0.22 + 0.5 * (min(target.index, MAX_UNITS) + 0.5) / min(targets, MAX_UNITS)
+    t = 0.22 + 0.5 * (min(target.index, drawn) + 0.5) / drawn
     return {"lx": round(source.x + t * (target.x - source.x), 1),
             "ly": round(source.y + t * (target.y - source.y) - 4, 1)}
 
@@ -83,28 +83,27 @@ def diagram_alt(example: Example) -> str:
             f"{', each with a bias' if network.bias else ''}.")
 
 
-def _shown(n: int) -> list[int | None]:
+def _shown(n: int, max_units: int) -> list[int | None]:
     """Which units of a layer of n are drawn (None marks the ellipsis)."""
-    if n <= MAX_UNITS:
+    if n <= max_units:
         return list(range(n))
-    return [*range(MAX_UNITS - 2), None, n - 1]
+    return [*range(max_units - 2), None, n - 1]
 
 
 def _sub(index: int) -> str:
     return str(index).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
-def loss_curve(steps: list[TrainingStep]) -> str:
+def loss_curve(losses: list[float]) -> str:
     """The loss before each SGD step as a line chart: an accessible SVG, the same bytes each time."""
-    losses = [step.loss for step in steps]
     width, height, left, right, top, bottom = 640, 300, 70, 620, 16, 252
     low, high = min(0.0, min(losses)), max(losses)
     y_ticks, y_step = _nice_ticks(low, high)
     low, high = y_ticks[0], y_ticks[-1]
-    x_ticks, _ = _nice_ticks(1, len(steps), whole=True)
+    x_ticks, _ = _nice_ticks(1, len(losses), whole=True)
 
     def x(step: float) -> float:
-        return round(left + (step - 1) / max(len(steps) - 1, 1) * (right - left), 1)
+        return round(left + (step - 1) / max(len(losses) - 1, 1) * (right - left), 1)
 
     def y(loss: float) -> float:
         return round(bottom - (loss - low) / ((high - low) or 1) * (bottom - top), 1)
@@ -112,17 +111,17 @@ def loss_curve(steps: list[TrainingStep]) -> str:
     decimals = max(0, -math.floor(math.log10(y_step))) if y_step < 1 else 0
     return render(
         "loss.svg.j2", width=width, height=height, left=left, right=right, top=top,
-        bottom=bottom, alt=loss_alt(steps),
-        points=[(x(i), y(loss)) for i, loss in enumerate(losses, start=1)],
+        bottom=bottom, alt=loss_alt(losses),
+        points=[[x(i), y(loss)] for i, loss in enumerate(losses, start=1)],
         y_ticks=[{"at": y(t), "label": f"{t:.{decimals}f}"} for t in y_ticks],
-        x_ticks=[{"at": x(t), "label": f"{t:g}"} for t in x_ticks if 1 <= t <= len(steps)],
+        x_ticks=[{"at": x(t), "label": f"{t:g}"} for t in x_ticks if 1 <= t <= len(losses)],
     )
 
 
-def loss_alt(steps: list[TrainingStep]) -> str:
+def loss_alt(losses: list[float]) -> str:
     """The loss curve in words, for its alt text."""
-    return (f"Loss before each of the {len(steps)} SGD steps, from {steps[0].loss:.4g} "
-            f"to {steps[-1].loss:.4g}")
+    return (f"Loss before each of the {len(losses)} SGD steps, from {losses[0]:.4g} "
+            f"to {losses[-1]:.4g}")
 
 
 def _nice_ticks(low: float, high: float, whole: bool = False) -> tuple[list[float], float]:

@@ -1,4 +1,4 @@
-"""The JSON answer key of an example: every number of every training step."""
+"""The JSON answer key of an example: every number of every training step, strict JSON."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from .numeric import TrainingStep
-from .spec import Example
+from ..worked import WorkedExample
 
 
-def answer_key(example: Example, steps: list[TrainingStep]) -> dict[str, Any]:
-    """Matrices as nested lists (W_l as sizes[l] x sizes[l-1], b_l flat), one entry per step."""
-    network = example.network
+def answer_key(worked: WorkedExample) -> dict[str, Any]:
+    """Matrices as nested lists (W_l as sizes[l] x sizes[l-1], b_l flat), one entry per step,
+    and the loss and weights after the last update under "final"."""
+    example, network = worked.example, worked.example.network
     return {
         "example": example.name,
         "title": example.title,
@@ -30,8 +30,9 @@ def answer_key(example: Example, steps: list[TrainingStep]) -> dict[str, Any]:
                 "intermediates": {name: value.tolist() for name, value in step.values.items()
                                   if not name.startswith("dL_d") and name != "L"},
             }
-            for index, step in enumerate(steps, start=1)
+            for index, step in enumerate(worked.steps, start=1)
         ],
+        "final": {"loss": worked.final_loss, "weights": _parameters(worked.steps[-1].updated)},
     }
 
 
@@ -41,5 +42,5 @@ def _parameters(values: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def to_json(key: dict[str, Any]) -> str:
-    """Stable text: the same numbers always give the same bytes."""
-    return json.dumps(key, indent=2) + "\n"
+    """Stable, strict text (RFC 8259: never NaN or Infinity): the same numbers, the same bytes."""
+    return json.dumps(key, indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,51 @@
+"""The lambdified functions of a derivation, loaded once per process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from ..symbolic import Derivation
+from . import cache as code_cache
+from . import runtime
+from .printer import function_source, module_source
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The lambdified functions of one derivation.
+
+    `intermediates` returns every defined quantity (forward and backward) in definition order;
+    `gradients` returns dL/dθ for every parameter θ; `loss` returns L alone. All take the
+    derivation's arguments (X, Y, parameters...) with X as d x N and Y as k x N. `gradients`
+    evaluates `code`, lambdify's source, over blocks of samples.
+    """
+
+    derivation: Derivation
+    intermediates: Callable
+    gradients: Callable
+    loss: Callable
+    code: str
+
+    def source(self) -> str:
+        """The Python source lambdify generated for the gradients: what SymPy produced."""
+        return self.code
+
+
+@cache
+def compile_derivation(derivation: Derivation) -> Compiled:
+    """Lambdify every intermediate and, separately, just the gradients (less work per call)."""
+    sources = {
+        "intermediates": function_source(derivation, [d.symbol for d in derivation.definitions],
+                                         per_block=False),
+        "gradients": function_source(derivation, derivation.gradients, per_block=True),
+        "loss": function_source(derivation, derivation.loss, per_block=False),
+    }
+    name = f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name}; " \
+           f"bias={derivation.bias}>"
+    functions = code_cache.load(module_source(derivation, sources), name)
+    loss = functions["loss"]
+    return Compiled(derivation, functions["intermediates"],
+                    runtime.blocked(functions["gradients"], bias=derivation.bias),
+                    lambda *arguments: float(loss(*arguments)), sources["gradients"])

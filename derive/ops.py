@@ -1,0 +1,209 @@
+"""Every activation and loss operation in one place: its value, derivative, TeX and NumPy code.
+
+Each is a SymPy Function (or matrix expression) whose derivative SymPy finds through `fdiff`;
+`_latex` is how the pages write it, `_numpycode` how the generated code computes it (derive's
+NumPy printer looks that method up first, as SymPy's printers do for their own print methods).
+
+SymPy's own `Max(0, x)` differentiates to `Heaviside(x)`, which is 1/2 at 0 and loses its second
+argument inside element-wise matrix functions; `relu` here carries the convention derive uses
+everywhere (and torch.relu does too): its slope at exactly 0 is 0.
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy import Function, Rational
+
+LEAKY_SLOPE = Rational(1, 100)
+"""The slope of leaky_relu below 0, exactly; the pages and the generated code print this value."""
+
+
+def _operator(name: str, printer, argument: sympy.Basic) -> str:
+    return rf"\operatorname{{{name}}}\left({printer._print(argument)}\right)"
+
+
+class step(Function):
+    """relu'(x): 1 where x > 0, else 0 (also at exactly 0)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_extended_real:
+            return sympy.S.One if x > 0 else sympy.S.Zero
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _latex(self, printer):
+        return _operator("step", printer, self.args[0])
+
+    def _numpycode(self, printer):
+        # A boolean array: exact when multiplied.
+        return f"({printer._print(self.args[0])} > 0)"
+
+
+class relu(Function):
+    """max(0, x), whose derivative is `step`."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_extended_real:
+            return x if x > 0 else sympy.S.Zero
+
+    def fdiff(self, argindex=1):
+        return step(self.args[0])
+
+    def _latex(self, printer):
+        return _operator("relu", printer, self.args[0])
+
+    def _numpycode(self, printer):
+        return f"{printer._module_format('numpy.maximum')}({printer._print(self.args[0])}, 0.0)"
+
+
+class leaky_step(Function):
+    """leaky_relu'(x): 1 where x > 0, else the leak slope (also at exactly 0)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_extended_real:
+            return sympy.S.One if x > 0 else LEAKY_SLOPE
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _latex(self, printer):
+        return _operator(r"leaky\_step", printer, self.args[0])
+
+    def _numpycode(self, printer):
+        x = printer._print(self.args[0])
+        return f"{printer._module_format('numpy.where')}({x} > 0, 1.0, {float(LEAKY_SLOPE)!r})"
+
+
+class leaky_relu(Function):
+    """x where x > 0, else LEAKY_SLOPE times x; its derivative is `leaky_step`."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_extended_real:
+            return x if x > 0 else LEAKY_SLOPE * x
+
+    def fdiff(self, argindex=1):
+        return leaky_step(self.args[0])
+
+    def _latex(self, printer):
+        return _operator(r"leaky\_relu", printer, self.args[0])
+
+    def _numpycode(self, printer):
+        x = printer._print(self.args[0])
+        return f"{printer._module_format('numpy.where')}({x} > 0, {x}, {float(LEAKY_SLOPE)!r}*{x})"
+
+
+class sigmoid(Function):
+    """1 / (1 + e^-x), whose derivative SymPy writes as sigma(x) (1 - sigma(x)).
+
+    sigma(-x) is written 1 - sigma(x), so expressions in both simplify against each other.
+    """
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number:
+            return 1 / (1 + sympy.exp(-x))
+        if x.could_extract_minus_sign():
+            return 1 - cls(-x)
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+    def _latex(self, printer):
+        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer):
+        return f"sigmoid({printer._print(self.args[0])})"
+
+
+class log_sigmoid(Function):
+    """log sigma(x), computed from x: finite where sigma(x) rounds to 0 or 1 (the bce loss)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number:
+            return -sympy.log(1 + sympy.exp(-x))
+
+    def fdiff(self, argindex=1):
+        return 1 - sigmoid(self.args[0])
+
+    def _latex(self, printer):
+        return rf"\log \sigma\left({printer._print(self.args[0])}\right)"
+
+    def _numpycode(self, printer):
+        # log sigma(x) = -log(1 + e^-x), which logaddexp computes without overflow.
+        minus = printer._print(-self.args[0])
+        return f"(-{printer._module_format('numpy.logaddexp')}(0.0, {minus}))"
+
+
+ELEMENTWISE = {
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "sigmoid": sigmoid,
+    "tanh": sympy.tanh,
+}
+"""Element-wise activations by their name in example files (`spec.ACTIVATIONS` also has the
+identity `linear` and the column-wise `softmax`)."""
+
+
+class _ColumnWise(sympy.MatrixExpr):
+    """A function of each column of a matrix through its exponentials (softmax, log softmax)."""
+
+    def __new__(cls, arg):
+        return super().__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    @staticmethod
+    def of(entry: sympy.Basic, total: sympy.Basic) -> sympy.Basic:
+        """One entry, given the sum of its column's exponentials."""
+        raise NotImplementedError
+
+    def _entry(self, i, j, **kwargs):
+        k = sympy.Dummy("k", integer=True)
+        return self.of(self.arg[i, j], sympy.Sum(sympy.exp(self.arg[k, j]), (k, 0, self.rows - 1)))
+
+    def doit(self, **hints):
+        arg = self.arg.doit(**hints)
+        if not isinstance(arg, sympy.MatrixBase):
+            return type(self)(arg)
+        totals = [sum(sympy.exp(v) for v in arg.col(j)) for j in range(arg.cols)]
+        return sympy.ImmutableMatrix(*arg.shape, lambda i, j: self.of(arg[i, j], totals[j]))
+
+
+class Softmax(_ColumnWise):
+    """Column-wise softmax of a matrix expression (the output layer of a classifier)."""
+
+    @staticmethod
+    def of(entry, total):
+        return sympy.exp(entry) / total
+
+    def _latex(self, printer):
+        return _operator("softmax", printer, self.arg)
+
+    def _numpycode(self, printer):
+        return f"softmax({printer._print(self.arg)})"
+
+
+class LogSoftmax(_ColumnWise):
+    """Column-wise log softmax, S - log-sum-exp of each column: finite for any logits."""
+
+    @staticmethod
+    def of(entry, total):
+        return entry - sympy.log(total)
+
+    def _latex(self, printer):
+        return rf"\log {_operator('softmax', printer, self.arg)}"
+
+    def _numpycode(self, printer):
+        return f"log_softmax({printer._print(self.arg)})"

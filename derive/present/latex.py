@@ -1,0 +1,185 @@
+"""LaTeX for the pages: SymPy expressions in textbook notation, numbers, bmatrix tables, text.
+
+Every name goes through `notation`; every element-wise product is written with ∘, and an
+operand that is a sum or a product inside one is parenthesised, so no formula can be read as a
+matrix product or with the wrong precedence.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Sequence
+
+import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.latex import LatexPrinter
+
+from . import notation
+
+
+class DerivationPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with derive's names, element-wise functions written as f(S), and
+    element-wise products always as ∘."""
+
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__({"mat_symbol_style": "plain", **(settings or {})})
+        self._elementwise = False
+
+    def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
+        return notation.symbol(expr.name)
+
+    def _print_OneMatrix(self, expr: sympy.Basic) -> str:
+        return r"\mathbf{1}"
+
+    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
+        # The scalar body with its variable standing for the matrix: 1 - tanh^2(S), whose
+        # products act entry by entry (see _print_Mul).
+        (variable,), body = expr.function.variables, expr.function.expr
+        names = self._settings["symbol_names"]
+        self._settings["symbol_names"] = {**names, variable: self._print(expr.expr)}
+        outer, self._elementwise = self._elementwise, True
+        try:
+            return self._print(body)
+        finally:
+            self._settings["symbol_names"], self._elementwise = names, outer
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        if not self._elementwise:
+            return super()._print_Mul(expr)
+        coefficient, factors = expr.as_coeff_mul()
+        if len(factors) < 2:
+            return super()._print_Mul(expr)
+        # Plain factors first: sigma(S) ∘ (1 - sigma(S)).
+        ordered = sorted(factors, key=lambda f: isinstance(f, sympy.Add))
+        product = r" \circ ".join(self._operand(f) for f in ordered)
+        if coefficient == 1:
+            return product
+        if coefficient == -1:
+            return f"- {product}"
+        return rf"{self._print(coefficient)} \left({product}\right)"
+
+    def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
+        return r" \circ ".join(self._operand(a) for a in expr.args)
+
+    def _operand(self, factor: sympy.Basic) -> str:
+        """A factor of an element-wise product: a sum or a matrix product in parentheses."""
+        text = self._print(factor)
+        if isinstance(factor, ElementwiseApplyFunction):
+            grouped = isinstance(factor.function.expr, sympy.Add)
+        else:
+            grouped = isinstance(factor, sympy.Add | sympy.MatAdd | sympy.MatMul)
+        return rf"\left({text}\right)" if grouped else text
+
+    def _print_MatrixElement(self, expr: sympy.Basic) -> str:
+        # Concrete indices count from 1, as on paper (SymPy and NumPy count from 0).
+        row, column = (self._print(i + 1 if i.is_Integer else i) for i in (expr.i, expr.j))
+        if isinstance(expr.parent, sympy.MatrixSymbol):
+            return notation.entry(expr.parent.name, row, column)
+        return rf"\left({self._print(expr.parent)}\right)_{{{row},{column}}}"
+
+    def _print_Sum(self, expr: sympy.Basic) -> str:
+        # A sum over 0..M-1 is written over 1..M, matching the 1-based indices above.
+        (variable, low, high), = expr.limits
+        body = self._print(expr.function)
+        return (rf"\sum_{{{self._print(variable)}={self._print(low + 1)}}}"
+                rf"^{{{self._print(high + 1)}}} {body}")
+
+
+def tex(expr: sympy.Basic, symbol_names: dict | None = None) -> str:
+    """An expression in the notation of the pages (`symbol_names` renames scalar symbols)."""
+    return DerivationPrinter({"symbol_names": symbol_names or {}}).doprint(expr)
+
+
+def number(value: float | sympy.Basic, precision: int) -> str:
+    """A number at the given precision, never as -0.0000; an exact one as a fraction."""
+    if isinstance(value, sympy.Basic):
+        return tex(value)
+    text = f"{value:.{precision}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def scientific(value: float, digits: int = 1) -> str:
+    """A number as TeX in scientific notation: 1.0 \\times 10^{-5} (0 as 0)."""
+    if value == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(value)))
+    mantissa = value / 10 ** exponent
+    if round(abs(mantissa), digits) >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return rf"{mantissa:.{digits}f} \times 10^{{{exponent}}}"
+
+
+def kept(n: int, limit: int, head: int, tail: int) -> list[int | None]:
+    """Indices shown along a side of n entries; None stands for the elided ones."""
+    if n <= limit:
+        return list(range(n))
+    return [*range(head), None, *range(n - tail, n)]
+
+
+def bmatrix(table: Sequence[Sequence[str]], rows: list[int | None],
+            columns: list[int | None]) -> str:
+    """Formatted entries as a LaTeX bmatrix, keeping the given rows and columns (None: dots)."""
+    dots = {"row": r"\vdots", "col": r"\cdots", "both": r"\ddots"}
+    lines = []
+    for i in rows:
+        cells = [dots["both" if i is None else "col"] if j is None else
+                 (dots["row"] if i is None else table[i][j]) for j in columns]
+        lines.append(" & ".join(cells))
+    return r"\begin{bmatrix}" + r" \\ ".join(lines) + r"\end{bmatrix}"
+
+
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
+_SYMBOLS = {
+    "−": "$-$", "–": "--", "—": "---", "×": r"$\times$", "·": r"$\cdot$", "∘": r"$\circ$",
+    "≤": r"$\leq$", "≥": r"$\geq$", "≠": r"$\neq$", "≈": r"$\approx$", "→": r"$\to$",
+    "←": r"$\leftarrow$", "∂": r"$\partial$", "∑": r"$\sum$", "√": r"$\surd$", "∞": r"$\infty$",
+    "…": r"\dots{}", "‘": "`", "’": "'", "“": "``", "”": "''", "°": r"$^\circ$", "±": r"$\pm$",
+    "ß": r"\ss{}", "æ": r"\ae{}", "Æ": r"\AE{}", "ø": r"\o{}", "Ø": r"\O{}", "œ": r"\oe{}",
+    "Œ": r"\OE{}", "å": r"\aa{}", "Å": r"\AA{}", "ł": r"\l{}", "Ł": r"\L{}", "ı": r"\i{}",
+    "\u00a0": "~",
+}
+_ACCENTS = {
+    "\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u",
+    "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0327": "c",
+    "\u0328": "k",
+}
+_GREEK_CAPITALS = {"GAMMA", "DELTA", "THETA", "LAMBDA", "XI", "PI", "SIGMA", "UPSILON", "PHI",
+                   "PSI", "OMEGA"}
+_GREEK_SMALL = _GREEK_CAPITALS | {"ALPHA", "BETA", "EPSILON", "ZETA", "ETA", "IOTA", "KAPPA",
+                                  "MU", "NU", "RHO", "TAU", "CHI"}
+
+
+def escape_latex(text: str) -> str:
+    """Plain text that pdflatex typesets as written: specials made literal, accents, Greek
+    and common symbols mapped to TeX, and any other character spelled out by its Unicode name
+    (never dropped)."""
+    return "".join(_character(c) for c in text)
+
+
+def _character(c: str) -> str:
+    if c in _TEX_SPECIALS:
+        return _TEX_SPECIALS[c]
+    if " " <= c <= "~" or c in "\n\t":
+        return c
+    if c in _SYMBOLS:
+        return _SYMBOLS[c]
+    name = unicodedata.name(c, "")
+    if name.startswith("GREEK ") and " LETTER " in name:
+        letter = name.split(" LETTER ")[1].split()[0]
+        if "SMALL" in name and letter in _GREEK_SMALL:
+            return rf"$\{letter.lower()}$"
+        if "CAPITAL" in name and letter in _GREEK_CAPITALS:
+            return rf"$\{letter.capitalize()}$"
+    base, *marks = unicodedata.normalize("NFD", c)
+    if marks and " " <= base <= "~" and all(m in _ACCENTS for m in marks):
+        text = _TEX_SPECIALS.get(base, base)
+        for mark in marks:
+            text = rf"\{_ACCENTS[mark]}{{{text}}}"
+        return text
+    spelled = name.lower() if name else f"U+{ord(c):04X}"
+    return rf"[\textit{{{spelled}}}]"

@@ -1,0 +1,41 @@
+"""The one mapping from derive's names (W1, delta2, dL_db1, ...) to the TeX on every page.
+
+The layer is a bracketed superscript, so no index can be misread: W^{[1]} is layer 1's weight
+matrix and W^{[1]}_{i,k} its entry in row i, column k, even from layer 10 on (W^{[10]}_{1,2}).
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAME = re.compile(r"(?P<gradient>dL_d)?(?P<base>[A-Za-z]+?)(?P<layer>\d+)")
+_BASES = {"delta": r"\delta"}
+
+
+def symbol(name: str) -> str:
+    """The TeX of a matrix or scalar by its name: W1 as W^{[1]}, dL_dW1 as ∂L/∂W^{[1]}."""
+    match = _NAME.fullmatch(name)
+    if match is None:
+        return name
+    layered = f"{_BASES.get(match['base'], match['base'])}^{{[{match['layer']}]}}"
+    if match["gradient"]:
+        return rf"\frac{{\partial L}}{{\partial {layered}}}"
+    return layered
+
+
+def entry(name: str, row: str | int, column: str | int | None = None) -> str:
+    """One entry: W^{[1]}_{i,k}; a bias (a column) has one index, b^{[1]}_{i}."""
+    indices = str(row) if column is None or _is_bias(name) else f"{row},{column}"
+    base = symbol(name)
+    if base.startswith(r"\frac"):
+        base = rf"\left({base}\right)"
+    return f"{base}_{{{indices}}}"
+
+
+def updated(name: str) -> str:
+    """A parameter after the SGD update."""
+    return rf"{symbol(name)}_{{\text{{new}}}}"
+
+
+def _is_bias(name: str) -> bool:
+    return re.fullmatch(r"(dL_d)?b\d+", name) is not None

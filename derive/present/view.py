@@ -1,0 +1,222 @@
+"""The view of a worked example: every string and number its page and document show.
+
+`view()` is a pure function of a `WorkedExample` and one `RenderOptions`; it returns plain data
+(str, int, float, bool, None, lists and dicts of them), so templates only place text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+from ..ops import LEAKY_SLOPE
+from ..symbolic import Definition
+from ..train import TrainingStep, rational_matrix
+from ..verify.gradcheck import ABSOLUTE_TOLERANCE, STEP, TOLERANCE
+from ..worked import WorkedExample
+from . import notation
+from .calculations import hand_calculation, index_form
+from .latex import bmatrix, kept, number, scientific, tex
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderOptions:
+    """Every display limit of a page, and its precision (None: the example's own)."""
+
+    precision: int | None = None
+    detailed_steps: int = 3
+    """Training steps shown with every number; later steps appear in the loss table only."""
+    loss_table_rows: int = 100
+    step_table_weights: int = 6
+    """Weight entries shown beside the loss in the per-step table (all are in the JSON)."""
+    elide_beyond: int = 10
+    """Rows or columns shown in full; a longer side shows its first and last entries."""
+    elide_head: int = 4
+    elide_tail: int = 2
+    max_terms: int = 6
+    """Terms of a hand calculation written out; longer sums show the first and last few."""
+    terms_per_line: int = 2
+    max_units: int = 8
+    """Units drawn per layer of the network diagram."""
+    max_labelled_edges: int = 24
+    """Networks with at most this many weights show each weight's value on its edge."""
+
+
+def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dict[str, Any]:
+    """The page's content as plain data."""
+    example, derivation = worked.example, worked.derivation
+    precision = example.precision if options.precision is None else options.precision
+    sizes = {w: n for w, n in zip(derivation.widths, example.network.sizes)}
+    sizes[derivation.N] = example.X.shape[1]
+    show = _Formatter(precision, options)
+    exact = worked.exact is not None
+    detailed = (worked.exact or worked.steps)[:options.detailed_steps]
+    data = {"X": rational_matrix(example.X), "Y": rational_matrix(example.Y)} if exact else \
+        {"X": example.X, "Y": example.Y}
+    network = example.network
+    relu_like = sorted({a for a in network.activations if "relu" in a})
+    return {
+        "name": example.name,
+        "title": example.title,
+        "description": example.description.strip(),
+        "network": {
+            "sizes": list(network.sizes),
+            "layers": [{"index": l, "width": w, "activation": a} for l, (w, a) in
+                       enumerate(zip(network.sizes[1:], network.activations), start=1)],
+            "loss": network.loss,
+            "bias": network.bias,
+        },
+        "learning_rate": f"{example.learning_rate:g}",
+        "steps": example.steps,
+        "samples": example.X.shape[1],
+        "exact": exact,
+        "relu_like": relu_like,
+        "leaky_slope": f"{float(LEAKY_SLOPE):g}",
+        "elided": max(*network.sizes, example.X.shape[1]) > options.elide_beyond,
+        "elide_beyond": options.elide_beyond,
+        "data": [show.matrix("X", data["X"]), show.matrix("Y", data["Y"])]
+                + [show.matrix(notation.symbol(n), v) for n, v in detailed[0].parameters.items()],
+        "forward": [_quantity(d, sizes, derivation.N) for d in derivation.forward],
+        "locals": [{"layer": local.layer, "function": tex(local.function),
+                    "derivative": tex(local.derivative)} for local in derivation.locals],
+        "proof": _proof(worked),
+        "backward": [_quantity(d, sizes, derivation.N) for d in derivation.backward
+                     if d.objective is not None],
+        "detailed": [_step(index, step, worked, show)
+                     for index, step in enumerate(detailed, start=1)],
+        "later_steps": example.steps > len(detailed),
+        "hand": [hand_calculation(d, sizes, {**data, **detailed[0].parameters,
+                                             **detailed[0].values},
+                                  precision=precision, max_terms=options.max_terms,
+                                  terms_per_line=options.terms_per_line)
+                 for d in derivation.backward if d.symbol in derivation.gradients],
+        "loss_table": _loss_table(worked.steps, show, options),
+        "final_loss": show.number(worked.final_loss),
+        "final": [show.matrix(notation.symbol(n), v) for n, v in worked.steps[-1].updated.items()],
+        "expanded": _expanded(worked),
+        "check": _check(worked),
+        "source": worked.code.rstrip(),
+    }
+
+
+class _Formatter:
+    """Numbers and matrices at one precision, elided as RenderOptions say."""
+
+    def __init__(self, precision: int, options: RenderOptions) -> None:
+        self.precision = precision
+        self.options = options
+
+    def number(self, value: float | sympy.Basic) -> str:
+        return number(value, self.precision)
+
+    def matrix(self, symbol: str, values: np.ndarray | sympy.MatrixBase) -> dict[str, str]:
+        """`{"symbol", "tex", "shape"}`: a matrix (or a scalar) as a bmatrix at the precision."""
+        if isinstance(values, sympy.MatrixBase):
+            table = [[self.number(v) for v in row] for row in values.tolist()]
+        else:
+            table = [[self.number(float(v)) for v in row]
+                     for row in np.atleast_2d(np.asarray(values, dtype=float))]
+        o = self.options
+        rows = kept(len(table), o.elide_beyond, o.elide_head, o.elide_tail)
+        columns = kept(len(table[0]), o.elide_beyond, o.elide_head, o.elide_tail)
+        return {"symbol": symbol, "tex": bmatrix(table, rows, columns),
+                "shape": rf"{len(table)} \times {len(table[0])}"}
+
+
+def _quantity(definition: Definition, sizes: dict, N: sympy.Symbol) -> dict[str, str]:
+    """One definition as the page writes it: symbol, formula, how it was derived, its shape."""
+    symbol = definition.symbol
+    dims, index = "", ""
+    if isinstance(symbol, sympy.MatrixSymbol):
+        index = index_form(definition, N)
+        rows, cols = (sympy.sympify(n).xreplace(sizes) for n in symbol.shape)
+        dims = rf"{rows} \times {cols}"
+    derived = definition.objective is not None
+    named = derived and not symbol.name.startswith("dL_d")
+    return {
+        "name": symbol.name,
+        "symbol": tex(symbol),
+        "formula": tex(definition.expr),
+        "meaning": rf"\frac{{\partial L}}{{\partial {tex(definition.wrt)}}} = " if named else "",
+        "objective": tex(definition.objective) if derived else "",
+        "wrt": tex(definition.wrt) if derived else "",
+        "dims": dims,
+        "index": index,
+    }
+
+
+def _step(index: int, step: TrainingStep, worked: WorkedExample, show: _Formatter) -> dict:
+    """One detailed step: every forward and backward value and the update."""
+    exact = isinstance(step.loss, sympy.Basic)
+    definitions = worked.derivation
+    return {
+        "index": index,
+        "forward": [show.matrix(tex(d.symbol), step.values[d.symbol.name])
+                    for d in definitions.forward if d.symbol != definitions.loss],
+        "loss": show.number(step.loss),
+        "loss_decimal": number(float(step.loss), show.precision) if exact else "",
+        "backward": [show.matrix(tex(d.symbol), step.values[d.symbol.name])
+                     for d in definitions.backward],
+        "updated": [show.matrix(notation.updated(n), v) for n, v in step.updated.items()],
+    }
+
+
+def _loss_table(steps: tuple[TrainingStep, ...], show: _Formatter,
+                options: RenderOptions) -> dict:
+    """The loss of (up to `loss_table_rows` evenly spread) steps, beside the first weights."""
+    count = min(len(steps), options.loss_table_rows)
+    rows = sorted({round(i * (len(steps) - 1) / max(count - 1, 1)) for i in range(count)})
+    columns = [(name, position) for name, value in steps[0].parameters.items()
+               for position in np.ndindex(value.shape)][:options.step_table_weights]
+    return {
+        "columns": [notation.entry(name, row + 1, column + 1) for name, (row, column) in columns],
+        "rows": [{"step": i + 1, "loss": show.number(steps[i].loss),
+                  "weights": [show.number(float(steps[i].parameters[name][position]))
+                              for name, position in columns]}
+                 for i in rows],
+        "losses": [step.loss for step in steps],
+    }
+
+
+def _proof(worked: WorkedExample) -> dict | None:
+    proof = worked.proof
+    if proof is None:
+        return None
+    delta = worked.derivation.backward[0]
+    return {"kind": proof.kind, "classes": proof.classes, "loss": tex(proof.loss),
+            "residual": tex(proof.residual), "symbol": tex(delta.symbol),
+            "formula": tex(delta.expr)}
+
+
+def _expanded(worked: WorkedExample) -> dict | None:
+    """The first entry of dL/dW1, differentiated from the fully expanded loss."""
+    expansion = worked.expansion
+    if expansion is None:
+        return None
+    names = {w: notation.entry(name, i + 1, j + 1)
+             for name, matrix in expansion.weights.items()
+             for (i, j), w in np.ndenumerate(np.array(matrix.tolist(), dtype=object))}
+    terms = [tex(term, names) for term in sympy.Add.make_args(expansion.elementwise["W1"][0, 0])]
+    return {"weight": names[expansion.weights["W1"][0, 0]],
+            "terms": [t if t.startswith("-") else f"+ {t}" for t in terms]}
+
+
+def _check(worked: WorkedExample) -> dict:
+    """The gradient check table, every number in TeX's scientific notation."""
+    return {
+        "step": scientific(STEP),
+        "tolerance": scientific(TOLERANCE),
+        "absolute_tolerance": scientific(ABSOLUTE_TOLERANCE),
+        "rows": [{
+            "parameter": notation.symbol(c.parameter),
+            "checked": c.checked,
+            "total": c.total,
+            "max_abs_error": scientific(c.max_abs_error),
+            "relative_error": scientific(c.relative_error),
+            "passed": c.passed,
+            "kinks": [notation.entry(c.parameter, i + 1, j + 1) for i, j in c.kinks],
+        } for c in worked.checks],
+    }

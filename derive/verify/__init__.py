@@ -1,0 +1,1 @@
+"""Evidence that the derivation is right: finite differences, the expanded loss, the output proofs."""

@@ -1,0 +1,86 @@
+"""`worked_example()`: the one pipeline from an example file to every number a page shows.
+
+Each stage runs once per example, in order: load the spec, derive the chain rule, compile it
+to NumPy, train, verify. Every front end (build, `mkdocs serve`, values, check, variants,
+Jupyter) reads the resulting `WorkedExample` and recomputes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .compile.compiled import compile_derivation
+from .errors import DeriveError
+from .spec import Example, load_example
+from .symbolic import Derivation, derive
+from .train import TrainingStep, exact_steps, final_loss, train
+from .verify.expansion import Expansion, expand, is_small
+from .verify.gradcheck import Check, gradient_check
+from .verify.proofs import OutputProof, output_proof
+
+EXACT_STEPS = 3
+"""Steps also computed in exact fractions when the example asks for them (the pages show this
+many steps in full; later ones only as floats, in the loss table and the answer key)."""
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """An example with its derivation, every training step and the evidence that they are right.
+
+    `code` is the NumPy source lambdify generated for the gradients; `final_loss` is the loss
+    over the data after the last update; `exact` holds the first
+    steps in fractions when the example asks for exact arithmetic; `expansion` is the
+    element-wise cross-check (small networks only); `proof` the output-layer proof (sigmoid +
+    bce, softmax + cross-entropy only).
+    """
+
+    example: Example
+    derivation: Derivation
+    code: str
+    steps: tuple[TrainingStep, ...]
+    final_loss: float
+    exact: tuple[TrainingStep, ...] | None
+    checks: tuple[Check, ...]
+    expansion: Expansion | None
+    proof: OutputProof | None
+
+    def require_checked(self) -> None:
+        """Raise naming the example and the parameter when a gradient check failed."""
+        for check in self.checks:
+            if not check.passed:
+                raise DeriveError(
+                    f"{self.example.path}: gradient check: dL/d{check.parameter} differs from "
+                    f"finite differences by {check.relative_error:.2e} relative, "
+                    f"{check.max_abs_error:.2e} absolute")
+
+
+def worked_example(source: Example | Path | str) -> WorkedExample:
+    """Load (unless given an `Example`), derive, compile, train and verify one example.
+
+    Raises `DeriveError` for an invalid file, a run that stops being finite, or a derivation
+    that contradicts its own cross-checks (the expanded loss or the output-layer proof).
+    """
+    # Load and validate the example file.
+    example = source if isinstance(source, Example) else load_example(source)
+    # Derive the chain rule symbolically, for any sizes, and compile it to NumPy.
+    derivation = derive(example.network)
+    compiled = compile_derivation(derivation)
+    # Train: every number of every SGD step (and the first steps again in fractions).
+    steps = train(example, compiled)
+    final = final_loss(example, compiled, steps[-1])
+    exact = exact_steps(example, derivation, EXACT_STEPS) if example.exact else None
+    # Verify: finite differences, the expanded loss, the output-layer proof.
+    checks = gradient_check(example, compiled, steps[0])
+    expansion = expand(derivation, example) if is_small(example) else None
+    if expansion is not None and not expansion.agrees():
+        raise DeriveError(f"{example.path}: cross-check: the element-wise derivative differs "
+                          "from the matrix-form chain rule")
+    proof = None
+    if derivation.output_shortcut:
+        proof = output_proof(derivation.output_shortcut, example.network.sizes[-1])
+        if not proof.holds:
+            raise DeriveError(f"{example.path}: output layer: SymPy does not reduce the output "
+                              f"delta to ŷ - y ({proof.residual})")
+    return WorkedExample(example, derivation, compiled.source(), steps, final, exact, checks, expansion,
+                         proof)
