@@ -18,8 +18,10 @@ LEAKY_SLOPE = Rational(1, 100)
 """The slope of leaky_relu below 0, exactly; the pages and the generated code print this value."""
 
 
-def _operator(name: str, printer, argument: sympy.Basic) -> str:
-    return rf"\operatorname{{{name}}}\left({printer._print(argument)}\right)"
+def _operator(name: str, printer, argument: sympy.Basic, exp: str | None = None) -> str:
+    """`name(argument)` as TeX; raised to `exp` when SymPy prints a power of it."""
+    text = rf"{name}\left({printer._print(argument)}\right)"
+    return rf"{{{text}}}^{{{exp}}}" if exp else text
 
 
 class step(Function):
@@ -33,8 +35,8 @@ class step(Function):
     def fdiff(self, argindex=1):
         return sympy.S.Zero
 
-    def _latex(self, printer):
-        return _operator("step", printer, self.args[0])
+    def _latex(self, printer, exp=None):
+        return _operator(r"\operatorname{step}", printer, self.args[0], exp)
 
     def _numpycode(self, printer):
         # A boolean array: exact when multiplied.
@@ -52,8 +54,8 @@ class relu(Function):
     def fdiff(self, argindex=1):
         return step(self.args[0])
 
-    def _latex(self, printer):
-        return _operator("relu", printer, self.args[0])
+    def _latex(self, printer, exp=None):
+        return _operator(r"\operatorname{relu}", printer, self.args[0], exp)
 
     def _numpycode(self, printer):
         return f"{printer._module_format('numpy.maximum')}({printer._print(self.args[0])}, 0.0)"
@@ -70,8 +72,8 @@ class leaky_step(Function):
     def fdiff(self, argindex=1):
         return sympy.S.Zero
 
-    def _latex(self, printer):
-        return _operator(r"leaky\_step", printer, self.args[0])
+    def _latex(self, printer, exp=None):
+        return _operator(r"\operatorname{leaky\_step}", printer, self.args[0], exp)
 
     def _numpycode(self, printer):
         x = printer._print(self.args[0])
@@ -89,8 +91,8 @@ class leaky_relu(Function):
     def fdiff(self, argindex=1):
         return leaky_step(self.args[0])
 
-    def _latex(self, printer):
-        return _operator(r"leaky\_relu", printer, self.args[0])
+    def _latex(self, printer, exp=None):
+        return _operator(r"\operatorname{leaky\_relu}", printer, self.args[0], exp)
 
     def _numpycode(self, printer):
         x = printer._print(self.args[0])
@@ -113,8 +115,8 @@ class sigmoid(Function):
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
 
-    def _latex(self, printer):
-        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _operator(r"\sigma", printer, self.args[0], exp)
 
     def _numpycode(self, printer):
         return f"sigmoid({printer._print(self.args[0])})"
@@ -131,8 +133,8 @@ class log_sigmoid(Function):
     def fdiff(self, argindex=1):
         return 1 - sigmoid(self.args[0])
 
-    def _latex(self, printer):
-        return rf"\log \sigma\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _operator(r"\log \sigma", printer, self.args[0], exp)
 
     def _numpycode(self, printer):
         # log sigma(x) = -log(1 + e^-x), which logaddexp computes without overflow.
@@ -189,7 +191,7 @@ class Softmax(_ColumnWise):
         return sympy.exp(entry) / total
 
     def _latex(self, printer):
-        return _operator("softmax", printer, self.arg)
+        return _operator(r"\operatorname{softmax}", printer, self.arg)
 
     def _numpycode(self, printer):
         return f"softmax({printer._print(self.arg)})"
@@ -203,7 +205,7 @@ class LogSoftmax(_ColumnWise):
         return entry - sympy.log(total)
 
     def _latex(self, printer):
-        return rf"\log {_operator('softmax', printer, self.arg)}"
+        return _operator(r"\log \operatorname{softmax}", printer, self.arg)
 
     def _numpycode(self, printer):
         return f"log_softmax({printer._print(self.arg)})"
