@@ -132,7 +132,7 @@ def bmatrix(table: Sequence[Sequence[str]], rows: list[int | None],
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
     "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}",
-    ">": r"\textgreater{}",
+    ">": r"\textgreater{}", "|": r"\textbar{}", '"': "''",
 }
 _SYMBOLS = {
     "−": "$-$", "–": "--", "—": "---", "×": r"$\times$", "·": r"$\cdot$", "∘": r"$\circ$",
