@@ -1,6 +1,9 @@
 """The LaTeX the pages and documents are made of: golden strings and well-formed documents."""
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +77,51 @@ def test_large_matrices_are_elided_like_numpy_prints_them():
                     r"20 & 21 & 22 & 23 & \cdots & 38 & 39\end{bmatrix}")
     square = matrix(np.zeros((30, 30)), 0)
     assert square.count(r"\\") == 6 and r"\ddots" in square and square.count(r"\vdots") == 6
+
+
+PDFLATEX = shutil.which("pdflatex")
+UNICODE_TITLE = "Ŷ − Y, δ ∘ σ: naïve Œuvre 😀 中文 <script> 50% #1 | {x}_1 \\ € ~^"
+
+
+def compile_tex(document: str, folder: Path) -> str:
+    """Run pdflatex on a document; its log (fails the test if TeX stops or drops a character)."""
+    if PDFLATEX is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex is missing; .ci/run installs texlive-latex-base")
+        pytest.skip("pdflatex is not installed (apt-get install -y texlive-latex-base)")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "document.tex").write_text(document, encoding="utf-8")
+    result = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error",
+                             "-no-shell-escape", "document.tex"], cwd=folder, capture_output=True,
+                            text=True, errors="replace", timeout=120, check=False)
+    log = (folder / "document.log").read_text(errors="replace")
+    assert result.returncode == 0, log[-2000:]
+    assert (folder / "document.pdf").stat().st_size > 0
+    assert "Missing character" not in log
+    return log
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_shipped_document_compiles_with_pdflatex(built_site, path, tmp_path):
+    compile_tex((built_site / "examples" / f"{path.stem}.tex").read_text(), tmp_path)
+
+
+def test_hostile_and_non_ascii_text_compiles_and_nothing_is_dropped(tmp_path):
+    path = tmp_path / "unicode.toml"
+    seed = (ROOT / "examples" / "seed.toml").read_text()
+    text = UNICODE_TITLE.replace("\\", "\\\\")
+    path.write_text(f'title = "{text}"\ndescription = "{text}"\n' + seed[seed.index("[network]"):])
+    document = example_pages(path)["examples/unicode.tex"]
+    for spelled in ("grinning face", "cjk unified ideograph-4e2d", "euro sign"):
+        assert spelled in document
+    assert r"\^{Y}" in document and r"$\delta$" in document and r"\OE{}" in document
+    compile_tex(document, tmp_path / "tex")
+
+
+def test_a_variant_document_compiles(tmp_path):
+    from derive.cli import main
+
+    assert main(["variants", str(ROOT / "examples" / "sigmoid-bias.toml"), "--count", "1",
+                 "--out", str(tmp_path / "variants")]) == 0
+    (document,) = (tmp_path / "variants").glob("*.tex")
+    compile_tex(document.read_text(), tmp_path / "tex")
