@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..render import render
+from .render import render
 from ..spec import Example
 from .latex import number
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..render import render
+from .render import render
 from ..worked import WorkedExample
 from .answer_key import answer_key, to_json
 from .figures import diagram_alt, loss_alt, loss_curve, network_diagram

@@ -76,8 +76,8 @@ def gradient_check(example: Example, compiled: Compiled, first: TrainingStep) ->
                 kinks.append(tuple(int(i) for i in np.unravel_index(index, parameter.shape)))
                 continue
             numeric = (up - down) / (2 * STEP)
-            error = abs(symbolic[index] - numeric)
-            scale = max(abs(symbolic[index]), abs(numeric))
+            error = float(abs(symbolic[index] - numeric))
+            scale = float(max(abs(symbolic[index]), abs(numeric)))
             relative = error / scale if scale > 0 else 0.0
             worst_abs, worst_rel = max(worst_abs, error), max(worst_rel, relative)
             passed = passed and (error <= ABSOLUTE_TOLERANCE or relative <= TOLERANCE)

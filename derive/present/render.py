@@ -15,9 +15,9 @@ from typing import Any
 
 import jinja2
 
-from .present.latex import escape_latex
+from .latex import escape_latex
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 _MARKDOWN_SPECIALS = re.compile(r"[\\`*_{}\[\]()#+\-!|$~<>&]")
 

@@ -1,0 +1,132 @@
+"""One pipeline: each command computes one WorkedExample per example, templates get plain data,
+and the package's imports flow one way."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import derive.present.figures
+import derive.present.pages
+import derive.worked
+from derive.cli import main
+from derive.present.view import RenderOptions, view
+from derive.worked import worked_example
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "derive"
+EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+PLAIN = (str, int, float, bool, type(None))
+
+
+def plain_path(value, path="view") -> str | None:
+    """The path to the first value that is not plain data, or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} key {key!r}"
+            if found := plain_path(item, f"{path}.{key}"):
+                return found
+        return None
+    if isinstance(value, list):
+        return next((found for i, item in enumerate(value)
+                     if (found := plain_path(item, f"{path}[{i}]"))), None)
+    return None if type(value) in PLAIN else f"{path}: {type(value).__name__}"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_templates_receive_only_plain_strings_and_numbers(path, monkeypatch):
+    contexts = []
+
+    def recording(original):
+        def render(template, overrides=(), **context):
+            contexts.append((template, context))
+            return original(template, overrides, **context)
+        return render
+
+    for module in (derive.present.pages, derive.present.figures):
+        monkeypatch.setattr(module, "render", recording(module.render))
+    derive.present.pages.example_files(worked_example(path))
+    assert {template for template, _ in contexts} >= {"example.md.j2", "example.tex.j2",
+                                                      "network.svg.j2"}
+    for template, context in contexts:
+        assert plain_path(context, template) is None
+
+
+def test_the_view_is_a_pure_function_of_the_worked_example_and_the_options():
+    worked = worked_example(ROOT / "examples" / "seed.toml")
+    assert view(worked) == view(worked)
+    coarse = view(worked, RenderOptions(precision=1, detailed_steps=1))
+    assert len(coarse["detailed"]) == 1
+    assert r"0.6 & 0.0" in coarse["data"][2]["tex"]
+    with pytest.raises(TypeError):
+        RenderOptions(2)  # keyword-only
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How often the pipeline derived and trained, per command."""
+    calls = {"derive": 0, "train": 0}
+
+    def counting(name, original):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(derive.worked, "derive", counting("derive", derive.worked.derive))
+    monkeypatch.setattr(derive.worked, "train", counting("train", derive.worked.train))
+    return calls
+
+
+@pytest.mark.parametrize("command", [
+    ["values", "examples/seed.toml"],
+    ["check", "examples/seed.toml"],
+    ["build", "examples/seed.toml", "--site-dir", "{tmp}/site"],
+    ["variants", "examples/seed.toml", "--count", "2", "--out", "{tmp}/variants"],
+], ids=lambda command: command[0])
+def test_each_command_derives_and_trains_each_example_once(command, counted, tmp_path,
+                                                           monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert main([part.format(tmp=tmp_path) for part in command]) == 0
+    examples = 1 + 2 * (command[0] == "variants")  # the original and each variant
+    assert counted == {"derive": examples, "train": examples}
+
+
+def imports(path: Path) -> set[str]:
+    """The derive modules a module imports, at any level of its code."""
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            target = f"{base}.{node.module}" if node.level and node.module else (
+                base if node.level else node.module)
+            names = [f"{target}.{alias.name}" for alias in node.names]
+            found |= {name for name in names if (ROOT / name.replace(".", "/")).with_suffix(".py").exists()
+                      or (ROOT / name.replace(".", "/") / "__init__.py").exists()} or {target}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return {name for name in found if name.startswith("derive.") and name != module}
+
+
+def test_the_package_has_no_import_cycles():
+    graph = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"):
+             imports(p) for p in PACKAGE.rglob("*.py")}
+    visiting, done = set(), set()
+
+    def visit(module, trail):
+        if module in done or module not in graph:
+            return
+        assert module not in visiting, " -> ".join([*trail, module])
+        visiting.add(module)
+        for target in sorted(graph[module]):
+            visit(target, [*trail, module])
+        visiting.discard(module)
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
