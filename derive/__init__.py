@@ -17,7 +17,7 @@ from .errors import DeriveError, SpecError
 
 _LAZY = {
     "SEED": "api", "gradient_function": "api",
-    "compile_derivation": "compile.compiled", "train": "train",
+    "compile_derivation": "compile.compiled", "train": "training",
     "Example": "spec", "Network": "spec", "load_example": "spec",
     "Derivation": "symbolic", "derive": "symbolic",
     "WorkedExample": "worked", "worked_example": "worked",

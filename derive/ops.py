@@ -24,82 +24,88 @@ def _operator(name: str, printer, argument: sympy.Basic, exp: str | None = None)
     return rf"{{{text}}}^{{{exp}}}" if exp else text
 
 
-class step(Function):
-    """relu'(x): 1 where x > 0, else 0 (also at exactly 0)."""
+class _Operation(Function):
+    """An element-wise operation printed as `tex(x)` on the pages."""
+
+    tex = ""
+
+    def _latex(self, printer, exp=None):
+        return _operator(self.tex, printer, self.args[0], exp)
+
+
+class _Slope(_Operation):
+    """The derivative of a kink: 1 where x > 0, else `below` (also at exactly 0)."""
+
+    below = sympy.S.Zero
 
     @classmethod
     def eval(cls, x):
         if x.is_number and x.is_extended_real:
-            return sympy.S.One if x > 0 else sympy.S.Zero
+            return sympy.S.One if x > 0 else cls.below
 
     def fdiff(self, argindex=1):
         return sympy.S.Zero
 
-    def _latex(self, printer, exp=None):
-        return _operator(r"\operatorname{step}", printer, self.args[0], exp)
+
+class _Kink(_Operation):
+    """x where x > 0, else `below` times x; its derivative is `slope`."""
+
+    below = sympy.S.Zero
+    slope: type[_Slope]
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_extended_real:
+            return x if x > 0 else cls.below * x
+
+    def fdiff(self, argindex=1):
+        return self.slope(self.args[0])
+
+
+class step(_Slope):
+    """relu'(x): 1 where x > 0, else 0 (also at exactly 0)."""
+
+    tex = r"\operatorname{step}"
 
     def _numpycode(self, printer):
         # A boolean array: exact when multiplied.
         return f"({printer._print(self.args[0])} > 0)"
 
 
-class relu(Function):
+class relu(_Kink):
     """max(0, x), whose derivative is `step`."""
 
-    @classmethod
-    def eval(cls, x):
-        if x.is_number and x.is_extended_real:
-            return x if x > 0 else sympy.S.Zero
-
-    def fdiff(self, argindex=1):
-        return step(self.args[0])
-
-    def _latex(self, printer, exp=None):
-        return _operator(r"\operatorname{relu}", printer, self.args[0], exp)
+    tex = r"\operatorname{relu}"
+    slope = step
 
     def _numpycode(self, printer):
         return f"{printer._module_format('numpy.maximum')}({printer._print(self.args[0])}, 0.0)"
 
 
-class leaky_step(Function):
+class leaky_step(_Slope):
     """leaky_relu'(x): 1 where x > 0, else the leak slope (also at exactly 0)."""
 
-    @classmethod
-    def eval(cls, x):
-        if x.is_number and x.is_extended_real:
-            return sympy.S.One if x > 0 else LEAKY_SLOPE
-
-    def fdiff(self, argindex=1):
-        return sympy.S.Zero
-
-    def _latex(self, printer, exp=None):
-        return _operator(r"\operatorname{leaky\_step}", printer, self.args[0], exp)
+    tex = r"\operatorname{leaky\_step}"
+    below = LEAKY_SLOPE
 
     def _numpycode(self, printer):
         x = printer._print(self.args[0])
         return f"{printer._module_format('numpy.where')}({x} > 0, 1.0, {float(LEAKY_SLOPE)!r})"
 
 
-class leaky_relu(Function):
+class leaky_relu(_Kink):
     """x where x > 0, else LEAKY_SLOPE times x; its derivative is `leaky_step`."""
 
-    @classmethod
-    def eval(cls, x):
-        if x.is_number and x.is_extended_real:
-            return x if x > 0 else LEAKY_SLOPE * x
-
-    def fdiff(self, argindex=1):
-        return leaky_step(self.args[0])
-
-    def _latex(self, printer, exp=None):
-        return _operator(r"\operatorname{leaky\_relu}", printer, self.args[0], exp)
+    tex = r"\operatorname{leaky\_relu}"
+    below = LEAKY_SLOPE
+    slope = leaky_step
 
     def _numpycode(self, printer):
         x = printer._print(self.args[0])
         return f"{printer._module_format('numpy.where')}({x} > 0, {x}, {float(LEAKY_SLOPE)!r}*{x})"
 
 
-class sigmoid(Function):
+class sigmoid(_Operation):
     """1 / (1 + e^-x), whose derivative SymPy writes as sigma(x) (1 - sigma(x)).
 
     sigma(-x) is written 1 - sigma(x), so expressions in both simplify against each other.
@@ -112,17 +118,16 @@ class sigmoid(Function):
         if x.could_extract_minus_sign():
             return 1 - cls(-x)
 
+    tex = r"\sigma"
+
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
-
-    def _latex(self, printer, exp=None):
-        return _operator(r"\sigma", printer, self.args[0], exp)
 
     def _numpycode(self, printer):
         return f"sigmoid({printer._print(self.args[0])})"
 
 
-class log_sigmoid(Function):
+class log_sigmoid(_Operation):
     """log sigma(x), computed from x: finite where sigma(x) rounds to 0 or 1 (the bce loss)."""
 
     @classmethod
@@ -130,11 +135,10 @@ class log_sigmoid(Function):
         if x.is_number:
             return -sympy.log(1 + sympy.exp(-x))
 
+    tex = r"\log \sigma"
+
     def fdiff(self, argindex=1):
         return 1 - sigmoid(self.args[0])
-
-    def _latex(self, printer, exp=None):
-        return _operator(r"\log \sigma", printer, self.args[0], exp)
 
     def _numpycode(self, printer):
         # log sigma(x) = -log(1 + e^-x), which logaddexp computes without overflow.

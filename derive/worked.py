@@ -14,7 +14,7 @@ from .compile.compiled import compile_derivation
 from .errors import DeriveError
 from .spec import Example, load_example
 from .symbolic import Derivation, derive
-from .train import TrainingStep, exact_steps, final_loss, train
+from .training import TrainingStep, exact_steps, final_loss, train
 from .verify.expansion import Expansion, expand, is_small
 from .verify.gradcheck import Check, gradient_check
 from .verify.proofs import OutputProof, output_proof

@@ -8,7 +8,7 @@ import sympy
 
 from derive import derive, load_example, train
 from derive.errors import SpecError
-from derive.train import exact_steps, rational
+from derive.training import exact_steps, rational
 from files import example_pages
 
 ROOT = Path(__file__).resolve().parents[1]

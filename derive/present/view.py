@@ -14,7 +14,7 @@ import sympy
 
 from ..ops import LEAKY_SLOPE
 from ..symbolic import Definition
-from ..train import TrainingStep, rational_matrix
+from ..training import TrainingStep, rational_matrix
 from ..verify.gradcheck import ABSOLUTE_TOLERANCE, STEP, TOLERANCE
 from ..worked import WorkedExample
 from . import notation

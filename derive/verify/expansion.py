@@ -15,7 +15,7 @@ import sympy
 
 from ..spec import Example
 from ..symbolic import Derivation
-from ..train import rational_matrix
+from ..training import rational_matrix
 
 MAX_ENTRIES = 64
 """Largest number of parameters times samples that is still expanded (display and check)."""

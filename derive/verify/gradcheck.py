@@ -14,7 +14,7 @@ import numpy as np
 
 from ..compile.compiled import Compiled
 from ..spec import Example
-from ..train import TrainingStep
+from ..training import TrainingStep
 
 STEP = 1e-5
 """The finite-difference step h: (L(θ + h) - L(θ - h)) / 2h."""
