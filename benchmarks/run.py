@@ -176,10 +176,11 @@ def gradient_benchmarks(quick: bool) -> list[dict]:
 DERIVE_IN_A_FRESH_PROCESS = """
 import json, sys, time
 import numpy as np, sympy
-from derive.numeric import gradient_module
+from derive.compile.cache import load
+from derive.compile.printer import gradient_module
+from derive.compile.runtime import blocked
 from derive.spec import Network
 from derive.symbolic import derive
-from derive import codegen
 sizes, activations, loss, bias = json.loads(sys.argv[1])
 network = Network(tuple(sizes), tuple(activations), loss, bias)
 start = time.perf_counter()
@@ -187,7 +188,7 @@ derive(network)
 derived = time.perf_counter()
 source = gradient_module(network)
 done = time.perf_counter()
-gradients = codegen.blocked(codegen.load(source, "<bench>")["gradients"], bias=bias)
+gradients = blocked(load(source, "<bench>")["gradients"], bias=bias)
 rng = np.random.default_rng(0)
 parameters = []
 for l in range(len(activations)):
