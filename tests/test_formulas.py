@@ -1,6 +1,7 @@
 """What a reader sees reads right: every small network builds, formulas parse one way only,
 numbers are typeset as numbers, hand calculations add up and indices are unambiguous."""
 
+import dataclasses
 import itertools
 import re
 from fractions import Fraction
@@ -8,13 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy
 from files import example_pages
 from reference import toml_example
 
 from derive import derive
+from derive.errors import DeriveError
 from derive.present import notation
 from derive.present.latex import scientific, tex
 from derive.spec import ACTIVATIONS, Network
+from derive.verify.proofs import output_proof
+from derive.worked import worked_example
 
 ROOT = Path(__file__).resolve().parents[1]
 ELEMENTWISE = [a for a in ACTIVATIONS if a != "softmax"]
@@ -108,3 +113,18 @@ def test_no_page_writes_an_index_that_reads_two_ways(path):
         math = text[:text.find("```python")]
         # A layer's quantities always carry their layer as ^{[l]} before any index.
         assert not re.search(r"(?<![\\A-Za-z])(W|b|S|Z|G|\\delta)_\{", math)
+
+
+def test_output_layer_proofs_hold_and_cost_the_same_for_any_number_of_classes():
+    for classes in (1, 2, 3, 1000):
+        proof = output_proof("softmax_ce", classes)
+        assert proof.holds and proof.classes == min(classes, 3)
+    assert output_proof("softmax_ce", 1000) is output_proof("softmax_ce", 4)
+    assert output_proof("sigmoid_bce", 7).holds
+
+
+def test_a_proof_that_does_not_reduce_to_zero_fails_the_build(monkeypatch):
+    wrong = dataclasses.replace(output_proof("softmax_ce", 3), residual=sympy.Symbol("y1"))
+    monkeypatch.setattr("derive.worked.output_proof", lambda kind, classes: wrong)
+    with pytest.raises(DeriveError, match="output layer: SymPy does not reduce"):
+        worked_example(ROOT / "examples" / "softmax-classifier.toml")
