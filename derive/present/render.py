@@ -29,8 +29,9 @@ def escape_markdown(text: str) -> str:
 
 
 def escape_html(text: str) -> str:
-    """Text for an HTML attribute or a YAML front-matter string (quoted, HTML-escaped)."""
-    return json.dumps(html.escape(text))
+    """Text for an HTML attribute or a YAML front-matter string (quoted, HTML-escaped; any
+    Unicode kept as itself, since YAML would drop the halves of an escaped emoji)."""
+    return json.dumps(html.escape(text), ensure_ascii=False)
 
 
 @cache

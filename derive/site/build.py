@@ -1,11 +1,9 @@
-"""The atomic site build: MkDocs into a fresh folder beside the site, then swapped in whole."""
+"""The site build: MkDocs into a fresh folder beside the site, then swapped in whole."""
 
 from __future__ import annotations
 
 import glob
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import MkDocsException
 
 from ..errors import DeriveError
+from ..output import replacing
 
 log = logging.getLogger(__name__)
 
@@ -26,23 +25,16 @@ def build_site(
 ) -> Path:
     """Build the site of the given examples (default: the plugin's `examples`) into site_dir.
 
-    On any failure the previous site_dir is left exactly as it was, and docs/ is never written.
+    site_dir is replaced only if derive built it (or it is empty or absent); on any failure it
+    is left exactly as it was, and docs/ is never written.
     """
     root = config_file.resolve().parent
     site_dir = site_dir.resolve()
     if root.is_relative_to(site_dir):
-        raise DeriveError(f"{site_dir}: the site directory must not contain the project {root}")
-    # Build with MkDocs into a fresh directory beside site_dir, on the same file system.
-    site_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}-build-", dir=site_dir.parent))
-    try:
+        raise DeriveError(f"--site-dir: {site_dir} must not contain the project {root}")
+    with replacing(site_dir, "--site-dir") as fresh:
         log.info("building the site with MkDocs")
-        _run_mkdocs(config_file, work / "site", example_paths)
-        # Swap the new site in: the old one aside, the new one in its place.
-        _swap(work / "site", site_dir, aside=work / "previous")
-    finally:
-        # Remove the build directory and what it still holds: the previous or the failed site.
-        shutil.rmtree(work, ignore_errors=True)
+        _run_mkdocs(config_file, fresh, example_paths)
     log.info("site built in %s", site_dir)
     return site_dir
 
@@ -89,18 +81,3 @@ def _mkdocs_messages() -> Iterator[list[str]]:
         yield messages
     finally:
         logger.removeHandler(handler)
-
-
-def _swap(new: Path, target: Path, *, aside: Path) -> None:
-    """Put `new` at `target`, moving an existing `target` to `aside` (restored if the move fails)."""
-    try:
-        if target.exists():
-            target.rename(aside)
-        try:
-            new.rename(target)
-        except OSError:
-            if aside.exists():
-                aside.rename(target)
-            raise
-    except OSError as err:
-        raise DeriveError(f"{target}: cannot replace the site: {err.strerror}") from err

@@ -32,6 +32,7 @@ from mkdocs.utils.meta import get_data
 
 from ..errors import DeriveError
 from ..present.pages import example_files
+from ..present.render import escape_markdown
 from ..present.view import RenderOptions
 from ..worked import worked_example
 
@@ -225,7 +226,12 @@ def _add(files: Files, file: File, source: Path) -> None:
 
 
 def _title(uri: str, markdown: str) -> str:
-    """A generated page's front-matter title (else its file name), safe inside a Markdown link."""
+    """A generated page's title (else its file name) as Markdown link text showing it literally.
+
+    The front matter holds the title HTML-escaped (see `escape_html`); it is unescaped here and
+    escaped once, for Markdown.
+    """
     _, meta = get_data(markdown)
-    title = str(meta.get("title") or posixpath.splitext(posixpath.basename(uri))[0])
-    return html.escape(title).replace("[", r"\[").replace("]", r"\]")
+    title = html.unescape(str(meta.get("title") or "")) or posixpath.splitext(
+        posixpath.basename(uri))[0]
+    return escape_markdown(title)

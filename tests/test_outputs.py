@@ -1,0 +1,116 @@
+"""Output folders: only what derive built is replaced, always whole, and killed builds leave
+nothing behind; titles are escaped exactly once."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from derive.cli import main
+from derive.errors import DeriveError
+from derive.output import MARKER, replacing
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "examples" / "seed.toml"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("target", ["docs", "examples", "templates", "derive", "README.md", ".git"])
+def test_build_refuses_a_site_dir_derive_did_not_build(target, capsys):
+    before = snapshot(ROOT / target) if (ROOT / target).is_dir() else (ROOT / target).read_bytes()
+    assert main(["build", str(SEED), "--site-dir", str(ROOT / target)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"--site-dir: {ROOT / target} ")
+    after = snapshot(ROOT / target) if (ROOT / target).is_dir() else (ROOT / target).read_bytes()
+    assert after == before
+
+
+def test_a_folder_outside_the_project_is_refused_and_kept(tmp_path, capsys):
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    assert main(["build", str(SEED), "--site-dir", str(mine)]) == 2
+    assert "derive did not build" in capsys.readouterr().err
+    assert (mine / "thesis.tex").read_text() == "years of work"
+
+
+def test_an_absent_empty_or_derive_built_folder_is_replaced_whole(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    assert main(["build", str(SEED), "--site-dir", str(site)]) == 0
+    assert (site / MARKER).is_file() and (site / "examples" / "seed.json").is_file()
+    (site / "stale.html").write_text("from an older build")
+    assert main(["build", str(SEED), "--site-dir", str(site)]) == 0
+    assert not (site / "stale.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_failed_fill_leaves_the_old_folder_and_no_work_folder(tmp_path):
+    target = tmp_path / "out"
+    with replacing(target, "--out") as fresh:
+        fresh.mkdir()
+        (fresh / "a.txt").write_text("old")
+    with pytest.raises(RuntimeError), replacing(target, "--out") as fresh:
+        fresh.mkdir()
+        (fresh / "a.txt").write_text("new")
+        raise RuntimeError("killed halfway")
+    assert (target / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_readers_never_see_a_missing_folder_while_it_is_replaced(tmp_path):
+    target = tmp_path / "out"
+    for generation in range(3):
+        with replacing(target, "--out") as fresh:
+            fresh.mkdir()
+            (fresh / "generation").write_text(str(generation))
+            # The old folder is still in place until the exchange.
+            assert target.exists() == (generation > 0)
+        assert (target / "generation").read_text() == str(generation)
+
+
+def test_leftovers_of_a_killed_build_are_removed_by_the_next(tmp_path):
+    site = tmp_path / "site"
+    script = ("import os, sys\nfrom pathlib import Path\nfrom derive.output import replacing\n"
+              f"with replacing(Path({str(site)!r}), '--site-dir') as fresh:\n"
+              "    fresh.mkdir(); (fresh / 'half').write_text('x'); os._exit(9)\n")
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=False)
+    assert killed.returncode == 9
+    (leftover,) = [p for p in tmp_path.iterdir() if p.name.startswith(".site-build-")]
+    assert main(["build", str(SEED), "--site-dir", str(site)]) == 0
+    assert not leftover.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_git_ignores_the_work_folders():
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".site-build-123-abc/"], cwd=ROOT,
+                             check=False)
+    assert ignored.returncode == 0
+
+
+def test_a_symlinked_or_file_target_is_refused(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(DeriveError, match="not a folder derive built"):
+        with replacing(tmp_path / "link", "--out"):
+            pass
+
+
+def test_titles_are_escaped_exactly_once_and_keep_any_unicode(tmp_path):
+    network = SEED.read_text()[SEED.read_text().index("[network]"):]
+    (tmp_path / "amp.toml").write_text('title = "Loss & gain <3"\n' + network)
+    (tmp_path / "emoji.toml").write_text('title = "Gradients 😀 中文"\n' + network)
+    site = tmp_path / "site"
+    assert main(["build", str(tmp_path / "amp.toml"), str(tmp_path / "emoji.toml"),
+                 "--site-dir", str(site)]) == 0
+    home = (site / "index.html").read_text()
+    assert "Loss &amp; gain &lt;3" in home and "&amp;amp;" not in home and "&amp;lt;" not in home
+    page = (site / "examples" / "emoji" / "index.html").read_text()
+    assert "<title>Gradients 😀 中文 - derive</title>" in page
+    assert "Gradients 😀 中文" in home
