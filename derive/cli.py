@@ -1,17 +1,46 @@
-"""The command line: `python -m derive values|check|variants|build ...`."""
+"""The command line: `python -m derive values|check|variants|build ...`.
+
+Every bad input ends a command with exit code 2 and one line on standard error; the example
+files and output folders are checked before any work starts. A reader that stops early
+(`python -m derive check | head -1`) ends the command quietly with exit code 141.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 from .errors import DeriveError
 
+BROKEN_PIPE = 141
+"""Exit code when standard output is closed early: 128 + SIGPIPE, what a shell reports for a
+command that a closed pipe ends; distinct from `check`'s 1 (a failed gradient) and 2 (bad input)."""
+
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run one command, and map derive's errors to exit code 2."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe fails here, not as "Exception ignored" at exit
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return BROKEN_PIPE
+    except DeriveError as err:
+        print(err, file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(_os_message(err), file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The four commands and their options (argparse reports a malformed one with usage)."""
     parser = argparse.ArgumentParser(prog="python -m derive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     values = commands.add_parser("values", help="print an example's numbers as JSON")
@@ -26,19 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     build = commands.add_parser("build", help="build the site (default: every examples/*.toml)")
     build.add_argument("examples", type=Path, nargs="*")
     build.add_argument("--site-dir", type=Path, default=Path("site"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        if args.command == "values":
-            return _values(args.example)
-        if args.command == "check":
-            return _check(args.examples)
-        if args.command == "variants":
-            return _variants(args.example, args.count, args.seed, args.out)
-        return _build(args.examples, args.site_dir)
-    except DeriveError as err:
-        print(err, file=sys.stderr)
-        return 2
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; its exit code."""
+    if args.command == "values":
+        return _values(args.example)
+    if args.command == "check":
+        return _check(args.examples)
+    if args.command == "variants":
+        return _variants(args.example, args.count, args.seed, args.out)
+    return _build(args.examples, args.site_dir)
 
 
 def _values(path: Path) -> int:
@@ -51,21 +79,34 @@ def _values(path: Path) -> int:
 
 def _check(paths: list[Path]) -> int:
     """Print each example's gradient check; exit 1 when any exceeds its tolerance."""
+    from .spec import load_example
     from .verify.gradcheck import format_table
     from .worked import worked_example
 
+    examples = [load_example(path) for path in paths or _default_examples()]
     passed = True
-    for path in paths or sorted(Path("examples").glob("*.toml")):
-        worked = worked_example(path)
+    for example in examples:
+        worked = worked_example(example)
         print(format_table(worked.example, worked.checks))
         passed = passed and all(check.passed for check in worked.checks)
     return 0 if passed else 1
 
 
+def _default_examples() -> list[Path]:
+    """examples/*.toml without dot files (editor lock files), as the site's glob finds them."""
+    return [path for path in sorted(Path("examples").glob("*.toml"))
+            if not path.name.startswith(".")]
+
+
 def _variants(path: Path, count: int, seed: int, out: Path) -> int:
-    from .variants import write_variants
+    from .variants import MAX_VARIANTS, write_variants
     from .worked import worked_example
 
+    if not 1 <= count <= MAX_VARIANTS:
+        raise DeriveError(f"--count: must be between 1 and {MAX_VARIANTS}, not {count}")
+    if seed < 0:
+        raise DeriveError(f"--seed: must be a whole number >= 0, not {seed}")
+    _require_folder("--out", out)
     for written in write_variants(worked_example(path), count, seed, out):
         print(f"wrote {written} with its answer key (.json, .tex)", file=sys.stderr)
     return 0
@@ -73,7 +114,35 @@ def _variants(path: Path, count: int, seed: int, out: Path) -> int:
 
 def _build(examples: list[Path], site_dir: Path) -> int:
     from .site.build import build_site
+    from .spec import load_example
 
+    for path in examples:
+        load_example(path)
+    _require_folder("--site-dir", site_dir)
     built = build_site(examples or None, site_dir)
     print(f"built {built}; serve it with: mkdocs serve", file=sys.stderr)
     return 0
+
+
+def _require_folder(option: str, folder: Path) -> None:
+    """Refuse an output folder that is a file, lies under a file, or cannot be written in."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DeriveError(f"{option}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DeriveError(f"{option}: cannot write in {existing}")
+
+
+def _os_message(err: OSError) -> str:
+    """One line for a failed file operation: `filename: reason`."""
+    reason = err.strerror or str(err)
+    return f"{err.filename}: {reason}" if err.filename is not None else reason
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so flushing it at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -50,7 +50,14 @@ def replacing(target: Path, option: str) -> Iterator[Path]:
                                  dir=target.parent))
     try:
         fresh = work / "new"
-        yield fresh
+        try:
+            yield fresh
+        except OSError as err:
+            # Name the file where it was going, not the work folder it was written in.
+            if err.filename and Path(err.filename).is_relative_to(fresh):
+                shown = target / Path(err.filename).relative_to(fresh)
+                raise DeriveError(f"{shown}: {err.strerror}") from err
+            raise
         fresh.mkdir(exist_ok=True)
         (fresh / MARKER).write_text("built by derive; it replaces this folder whole\n",
                                     encoding="utf-8")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,17 @@ MAX_LAYERS = 32
 MAX_SAMPLES = 100_000
 MAX_STEPS = 10_000
 MAX_PRECISION = 12
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_TITLE = 200
+MAX_DESCRIPTION = 5_000
+MAX_NAME = 100
+MAX_KEPT_NUMBERS = 5_000_000
+"""Numbers a run keeps (every intermediate of every step): about 40 MB in memory and 100 MB of
+JSON answer key."""
+MAX_EXACT_ENTRIES = 1_000
+"""Parameters x samples in exact fractions (200 x 200 took 128 s)."""
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 EXACT_ACTIVATIONS = {"linear", "relu", "leaky_relu"}
 EXACT_LOSSES = {"l2", "mse"}
 
@@ -88,17 +102,61 @@ class Example:
 def load_example(path: Path | str) -> Example:
     """Read and validate one example file; raise `SpecError` naming the file and field."""
     path = Path(path)
+    data = _read(path)
+    _require_name(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(path, "file", "is not UTF-8 text") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(path, "toml", f"invalid TOML ({err})") from None
+    except ValueError:  # Python's limit of 4300 digits on converting an integer
+        raise SpecError(path, "toml",
+                        "invalid TOML (an integer with more than 4300 digits)") from None
+    except RecursionError:
+        raise SpecError(path, "toml", "invalid TOML (arrays or tables nested too deeply)") from None
+    return _Validator(path).example(raw)
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes, refusing anything but a regular file of at most `MAX_FILE_BYTES`.
+
+    The file is opened without blocking and checked before reading, so a FIFO cannot hang the
+    command and a device such as /dev/zero cannot fill the memory.
+    """
+    try:
+        with open(path, "rb", opener=_open_nonblocking) as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise SpecError(path, "file", "is not a regular file")
+            data = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SpecError(path, "file", "no such file") from None
     except IsADirectoryError:
         raise SpecError(path, "file", "is a directory, not an example file") from None
-    except UnicodeDecodeError:
-        raise SpecError(path, "file", "is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as err:
-        raise SpecError(path, "toml", f"invalid TOML ({err})") from None
-    return _Validator(path).example(raw)
+    except OSError as err:
+        raise SpecError(path, "file", f"cannot read: {err.strerror or err}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError(path, "file", f"larger than {MAX_FILE_BYTES // 2**20} MiB")
+    return data
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    """`open`'s opener: a FIFO opens at once instead of waiting for a writer."""
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
+def _require_name(path: Path) -> None:
+    """Refuse a file stem that cannot safely name a page, a URL and the generated files."""
+    stem = path.stem
+    if len(stem) > MAX_NAME:
+        raise SpecError(path, "file", f"name {_show(stem)} is longer than {MAX_NAME} characters "
+                        "(it names the page and its files)")
+    if not _NAME.fullmatch(stem):
+        raise SpecError(path, "file", f"name {_show(stem)} may hold only letters, digits, '.', "
+                        "'_' and '-', starting with a letter or digit (it names the page and its "
+                        "files)")
 
 
 class _Validator:
@@ -125,27 +183,30 @@ class _Validator:
         render = raw.get("render", {})
         self.keys("training", training)
         self.keys("render", render)
+        samples = X.shape[1]
+        steps = self.integer("training.steps", training.get("steps", 1), 1, MAX_STEPS)
+        self.budget(network, samples, steps)
         return Example(
             path=self.path,
-            title=self.text("title", raw.get("title", self.path.stem)),
-            description=self.text("description", raw.get("description", "")),
+            title=self.title(raw.get("title", "")),
+            description=self.text("description", raw.get("description", ""), MAX_DESCRIPTION),
             network=network,
             X=X,
             Y=Y,
             weights=weights,
             biases=biases,
             learning_rate=self.learning_rate(training.get("learning_rate", 0.5)),
-            steps=self.integer("training.steps", training.get("steps", 1), 1, MAX_STEPS),
+            steps=steps,
             precision=self.integer("render.precision", render.get("precision", 4), 0,
                                    MAX_PRECISION),
-            exact=self.exact(render.get("exact", False), network),
+            exact=self.exact(render.get("exact", False), network, samples),
         )
 
     def keys(self, table: str, values: dict[str, Any]) -> None:
         allowed = _SCHEMA[table]
         for key in values:
             if key not in allowed:
-                field = f"{table}.{key}" if table else key
+                field = f"{table}.{_key(key)}" if table else _key(key)
                 close = difflib.get_close_matches(key, sorted(allowed), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise self.fail(field, f"unknown key{hint}")
@@ -213,10 +274,11 @@ class _Validator:
         for key in raw:
             if key not in expected:
                 if key.startswith("b") and key[1:].isdigit() and not network.bias:
-                    raise self.fail(f"weights.{key}", "biases given but network.bias is false")
+                    raise self.fail(f"weights.{_key(key)}",
+                                    "biases given but network.bias is false")
                 close = difflib.get_close_matches(key, sorted(expected), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise self.fail(f"weights.{key}", f"unknown key{hint}")
+                raise self.fail(f"weights.{_key(key)}", f"unknown key{hint}")
         weights, biases = [], []
         for l in range(1, depth + 1):
             rows, cols = network.sizes[l], network.sizes[l - 1]
@@ -252,15 +314,19 @@ class _Validator:
     def number(self, field: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(field, f"must be a number, not {_show(value)}")
-        if not math.isfinite(value):
-            raise self.fail(field, f"must be finite, not {value}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise self.fail(field, "must be a number of at most about 1.8e308 in size") from None
+        if not math.isfinite(number):
+            raise self.fail(field, f"must be finite, not {number}")
+        return number
 
     def integer(self, field: str, value: Any, low: int, high: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(field, f"must be a whole number, not {_show(value)}")
         if not low <= value <= high:
-            raise self.fail(field, f"must be between {low} and {high}, not {value}")
+            raise self.fail(field, f"must be between {low} and {high}, not {_show(value)}")
         return value
 
     def boolean(self, field: str, value: Any) -> bool:
@@ -268,17 +334,45 @@ class _Validator:
             raise self.fail(field, f"must be true or false, not {_show(value)}")
         return value
 
-    def text(self, field: str, value: Any) -> str:
+    def text(self, field: str, value: Any, limit: int) -> str:
         if not isinstance(value, str):
             raise self.fail(field, f"must be a string, not {_show(value)}")
+        if len(value) > limit:
+            raise self.fail(field, f"must be at most {limit:,} characters, not {len(value):,}")
         return value
 
-    def exact(self, value: Any, network: Network) -> bool:
+    def title(self, value: Any) -> str:
+        """The title on one line (a heading must not open Markdown structure); default the stem."""
+        if not isinstance(value, str):
+            raise self.fail("title", f"must be a string, not {_show(value)}")
+        return self.text("title", " ".join(value.split()), MAX_TITLE) or self.path.stem
+
+    def budget(self, network: Network, samples: int, steps: int) -> None:
+        """Refuse a run that would keep more than `MAX_KEPT_NUMBERS` numbers.
+
+        Each step keeps S, Z, G and delta of every layer (units x samples each) and the
+        parameters, their gradients and their update.
+        """
+        units = sum(network.sizes[1:])
+        kept = steps * (samples * units * 4 + 3 * _parameter_count(network))
+        if kept > MAX_KEPT_NUMBERS:
+            raise self.fail("training.steps", f"the run would keep {kept:,} numbers (steps x "
+                            "(samples x units x 4 + parameters x 3)); at most "
+                            f"{MAX_KEPT_NUMBERS:,}: lower training.steps, the samples or the "
+                            "widths")
+
+    def exact(self, value: Any, network: Network, samples: int) -> bool:
         exact = self.boolean("render.exact", value)
-        if exact and not (set(network.activations) <= EXACT_ACTIVATIONS
-                          and network.loss in EXACT_LOSSES):
+        if not exact:
+            return exact
+        if not (set(network.activations) <= EXACT_ACTIVATIONS and network.loss in EXACT_LOSSES):
             raise self.fail("render.exact", "exact fractions need rational arithmetic: "
                             "linear, relu or leaky_relu layers and the l2 or mse loss")
+        entries = _parameter_count(network) * samples
+        if entries > MAX_EXACT_ENTRIES:
+            raise self.fail("render.exact", f"parameters x samples is {entries:,}; exact fractions "
+                            f"allow at most {MAX_EXACT_ENTRIES:,}: use fewer samples or narrower "
+                            "layers, or set exact = false")
         return exact
 
     def learning_rate(self, value: Any) -> float:
@@ -288,7 +382,21 @@ class _Validator:
         return rate
 
 
+def _parameter_count(network: Network) -> int:
+    """Weights (and biases) of all layers."""
+    sizes = network.sizes
+    return sum(sizes[l] * (sizes[l - 1] + network.bias) for l in range(1, len(sizes)))
+
+
+def _key(key: str) -> str:
+    """A key as it may appear in a message's field: quoted unless plain and short."""
+    return key if _BARE_KEY.fullmatch(key) else _show(key)
+
+
 def _show(value: Any) -> str:
     """A short, safe rendering of a bad value for an error message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer beyond Python's 4300 digits (TOML's hex, octal, binary)
+        return "a value too long to show"
     return text if len(text) <= 40 else text[:37] + "..."

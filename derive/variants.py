@@ -12,23 +12,31 @@ from .errors import DeriveError
 from .present.answer_key import answer_key, to_json
 from .present.pages import document
 from .present.view import view
-from .spec import Example
+from .output import replacing, require_replaceable
+from .spec import MAX_NAME, MAX_TITLE, Example
 from .worked import WorkedExample, worked_example
 
 DECIMALS = 2
 """Every generated number has at most this many decimals, so it is easy to compute with."""
 ATTEMPTS = 100
+MAX_VARIANTS = 100
 
 
 def write_variants(original: WorkedExample, count: int, seed: int, out: Path) -> list[Path]:
     """Write `count` variants of an example into `out`: each a `.toml`, its `.json` and `.tex`.
 
+    `out` is replaced whole, and only if derive made it (or it is empty or absent).
+
     The same `seed` always gives the same files. A variant whose relu-like pre-activation is
     exactly 0 is drawn again, so no answer hangs on the convention for the kink.
     """
-    if count < 1:
-        raise DeriveError(f"--count: must be at least 1, not {count}")
+    if not 1 <= count <= MAX_VARIANTS:
+        raise DeriveError(f"--count: must be between 1 and {MAX_VARIANTS}, not {count}")
     example = original.example
+    if len(f"{example.name}-v{count}") > MAX_NAME:
+        raise DeriveError(f"{example.path}: variants: the variants' names ({example.name}-v1 ...) "
+                          f"would be longer than {MAX_NAME} characters; shorten the file name")
+    require_replaceable(out, "--out")
     rng = np.random.default_rng(seed)
     variants = []
     for number in range(1, count + 1):
@@ -41,12 +49,13 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path) ->
             raise DeriveError(f"{example.path}: variants: no variant without a relu kink found")
         worked.require_checked()
         variants.append(worked)
-    out.mkdir(parents=True, exist_ok=True)
-    for worked in variants:
-        path = worked.example.path
-        path.write_text(_toml(worked.example), encoding="utf-8")
-        path.with_suffix(".json").write_text(to_json(answer_key(worked)), encoding="utf-8")
-        path.with_suffix(".tex").write_text(document(view(worked)), encoding="utf-8")
+    with replacing(out, "--out") as fresh:
+        fresh.mkdir()
+        for worked in variants:
+            path = fresh / worked.example.path.name
+            path.write_text(_toml(worked.example), encoding="utf-8")
+            path.with_suffix(".json").write_text(to_json(answer_key(worked)), encoding="utf-8")
+            path.with_suffix(".tex").write_text(document(view(worked)), encoding="utf-8")
     return [worked.example.path for worked in variants]
 
 
@@ -79,7 +88,7 @@ def _variant(example: Example, numbers: dict[str, np.ndarray], path: Path,
     return dataclasses.replace(
         example,
         path=path,
-        title=f"{example.title} (variant {number})",
+        title=_fit(example.title, f" (variant {number})"),
         description=f"Variant {number} of {example.name}: the same network, fresh numbers.",
         X=numbers["X"].T.copy(),
         Y=numbers["y"].T.copy(),
@@ -87,6 +96,11 @@ def _variant(example: Example, numbers: dict[str, np.ndarray], path: Path,
         biases=tuple(numbers[f"b{l}"][:, None] for l in range(1, depth + 1))
         if example.network.bias else (),
     )
+
+
+def _fit(title: str, suffix: str) -> str:
+    """The title with the suffix, shortened to stay within the title limit."""
+    return title[:MAX_TITLE - len(suffix)].rstrip() + suffix
 
 
 def _on_a_kink(worked: WorkedExample) -> bool:

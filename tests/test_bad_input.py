@@ -1,18 +1,27 @@
-"""Bad example files: exit code 2 and one line `file: field: what is wrong`, nothing else.
+"""Bad input: exit code 2 and one line `file: field: what is wrong`, nothing else, no traceback.
 
-Each case edits the seed example in one place; the table doubles as the list of messages in
-docs/example-files.md.
+Each case of the table edits the seed example in one place; the table and the tests after it
+(files that are not small regular files, names, the work budget, options, output folders and a
+closed standard output) double as the list of messages in docs/example-files.md.
 """
 
+import errno
+import json
+import os
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from derive.cli import main
+from derive import load_example
+from derive.cli import BROKEN_PIPE, main
 
-SEED = (Path(__file__).resolve().parents[1] / "examples" / "seed.toml").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+SEED = (ROOT / "examples" / "seed.toml").read_text()
+TITLE = 'title = "Seed: a 2-3-1 ReLU network"'
 
 CASES = [
     # (case, text replaced, replacement, field, words in the message)
@@ -70,6 +79,21 @@ CASES = [
      "between 0 and 12"),
     ("negative precision", "precision = 4", "precision = -1", "render.precision",
      "between 0 and 12"),
+    ("an integer beyond a float", "[0.75, 0.80]", f"[{'9' * 401}, 0.80]", "data.X[0][0]",
+     "must be a number of at most about 1.8e308 in size"),
+    ("an integer of 5,000 digits", "steps = 2", f"steps = {'9' * 5000}", "toml",
+     "more than 4300 digits"),
+    ("a huge number of steps, shown short", "steps = 2", f"steps = {'9' * 4000}",
+     "training.steps", "between 1 and 10000, not 9999999"),
+    ("a hexadecimal integer of 5,000 digits", "steps = 2", f"steps = 0x{'F' * 5000}",
+     "training.steps", "between 1 and 10000, not a value too long to show"),
+    ("arrays nested too deeply", "[0.20, 0.05]", "[" * 5000 + "]" * 5000, "toml",
+     "nested too deeply"),
+    ("a key with a newline", TITLE, '"a\\nb" = 1\n' + TITLE, "'a\\nb'", "unknown key"),
+    ("a title of 50,000 characters", TITLE, f'title = "{"x" * 50_000}"', "title",
+     "must be at most 200 characters, not 50,000"),
+    ("a description of 6,000 characters", 'description = """', 'description = """' + "x" * 6000,
+     "description", "must be at most 5,000 characters"),
 ]
 
 
@@ -134,3 +158,247 @@ def test_the_command_line_prints_no_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"{path}: training.steps: must be between 1 and 10000, not 0\n"
+
+
+def assert_one_line(err: str, start: str, words: str = "") -> None:
+    """Exactly one line on stderr, beginning with `start` and containing `words`."""
+    assert "Traceback" not in err, err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert err.startswith(start), err
+    assert words in err, err
+
+
+def run_isolated(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess:
+    """`python -m derive ARGS` in a process that cannot hang this one or fill the memory."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "derive", *args], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, timeout=120, env=env,
+                          preexec_fn=limit_memory, cwd=ROOT, check=False)
+
+
+def write_seed(path: Path) -> Path:
+    path.write_text(SEED)
+    return path
+
+
+def zeros(rows: int, columns: int) -> str:
+    return json.dumps([[0] * columns] * rows)
+
+
+def example_text(sizes: list[int], samples: int, steps: int, exact: bool = False) -> str:
+    """An example of zeros with the given widths, samples and steps (linear layers, l2)."""
+    lines = [
+        "[network]",
+        f"sizes = {sizes}",
+        f"activations = {json.dumps(['linear'] * (len(sizes) - 1))}",
+        'loss = "l2"',
+        "[data]",
+        f"X = {zeros(samples, sizes[0])}",
+        f"y = {zeros(samples, sizes[-1])}",
+        "[weights]",
+        *(f"W{l} = {zeros(sizes[l], sizes[l - 1])}" for l in range(1, len(sizes))),
+        "[training]",
+        f"steps = {steps}",
+        "[render]",
+        f"exact = {json.dumps(exact)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# Files that are not small regular files.
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    result = run_isolated("values", str(fifo))
+    assert result.returncode == 2 and result.stdout == ""
+    assert_one_line(result.stderr, f"{fifo}: file: is not a regular file")
+
+
+def test_a_device_is_refused_without_reading_it():
+    result = run_isolated("values", "/dev/zero")
+    assert result.returncode == 2 and result.stdout == ""
+    assert_one_line(result.stderr, "/dev/zero: file: is not a regular file")
+
+
+def test_a_symlink_loop_and_a_file_used_as_a_folder(tmp_path, capsys):
+    (tmp_path / "a.toml").symlink_to(tmp_path / "b.toml")
+    (tmp_path / "b.toml").symlink_to(tmp_path / "a.toml")
+    code, out, err = run(tmp_path / "a.toml", capsys)
+    assert code == 2 and out == ""
+    assert_one_line(err, f"{tmp_path / 'a.toml'}: file: cannot read: ", "symbolic links")
+    inside = write_seed(tmp_path / "seed.toml") / "x.toml"
+    code, out, err = run(inside, capsys)
+    assert code == 2 and out == ""
+    assert_one_line(err, f"{inside}: file: cannot read: Not a directory")
+
+
+def test_an_unreadable_file(tmp_path, capsys, monkeypatch):
+    path = write_seed(tmp_path / "secret.toml")
+    real_open = os.open
+
+    def deny(file, flags, *args, **kwargs):
+        if Path(file) == path:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", deny)
+    code, out, err = run(path, capsys)
+    assert code == 2 and out == ""
+    assert_one_line(err, f"{path}: file: cannot read: Permission denied")
+
+
+def test_a_file_larger_than_10_mib(tmp_path, capsys):
+    path = tmp_path / "large.toml"
+    path.write_text(SEED + "#" * (10 * 2**20))
+    code, out, err = run(path, capsys)
+    assert code == 2 and out == ""
+    assert_one_line(err, f"{path}: file: larger than 10 MiB")
+
+
+def test_a_file_that_is_not_utf8(tmp_path, capsys):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(SEED.replace("Seed", "S\xe9ed").encode("latin-1"))
+    assert_one_line(run(path, capsys)[2], f"{path}: file: is not UTF-8 text")
+
+
+# Names, titles and descriptions.
+
+@pytest.mark.parametrize("stem", ["my example", "seed#1", "what?", "<img src=x onerror=alert(1)>",
+                                  "-dash", "x" * 101])
+def test_names_that_cannot_name_a_page_are_refused(tmp_path, capsys, stem):
+    path = write_seed(tmp_path / f"{stem}.toml")
+    code, out, err = run(path, capsys)
+    assert code == 2 and out == ""
+    assert_one_line(err, f"{path}: file: name ", "(it names the page and its files)")
+
+
+def test_names_of_letters_digits_dots_underscores_and_dashes_are_fine(tmp_path):
+    assert load_example(write_seed(tmp_path / "Seed_2.v-1.toml")).name == "Seed_2.v-1"
+
+
+def test_a_title_is_folded_onto_one_line(tmp_path):
+    path = tmp_path / "folded.toml"
+    path.write_text(SEED.replace(TITLE, 'title = "\\n# A title\\n\\n  on\\ttwo lines "'))
+    assert load_example(path).title == "# A title on two lines"
+    path.write_text(SEED.replace(TITLE, 'title = " \\n "'))
+    assert load_example(path).title == "folded"
+
+
+def test_a_long_title_is_refused_quickly(tmp_path, capsys):
+    path = tmp_path / "long.toml"
+    path.write_text(SEED.replace(TITLE, f'title = "{"x" * 50_000}"'))
+    start = time.perf_counter()
+    code, _, err = run(path, capsys)
+    assert time.perf_counter() - start < 5
+    assert code == 2
+    assert_one_line(err, f"{path}: title: must be at most 200 characters")
+
+
+# The work budget.
+
+@pytest.mark.parametrize("sizes, samples, steps, kept", [
+    ([200, 200, 200, 1], 1, 30, "7,266,120"),   # the parameters
+    ([1, 1], 2000, 1000, "8,003,000"),          # the samples and the steps
+])
+def test_a_run_beyond_the_budget_is_refused(tmp_path, capsys, sizes, samples, steps, kept):
+    path = tmp_path / "big.toml"
+    path.write_text(example_text(sizes, samples, steps))
+    code, out, err = run(path, capsys)
+    assert code == 2 and out == ""
+    assert_one_line(err, f"{path}: training.steps: the run would keep {kept} numbers",
+                    "at most 5,000,000: lower training.steps, the samples or the widths")
+
+
+def test_a_run_within_the_budget_loads(tmp_path):
+    path = tmp_path / "within.toml"
+    path.write_text(example_text([1, 1], 1000, 1000))  # 4,003,000 numbers
+    assert load_example(path).steps == 1000
+
+
+def test_exact_fractions_beyond_their_bound(tmp_path, capsys):
+    path = tmp_path / "exact.toml"
+    path.write_text(example_text([2, 3, 1], 111, 1, exact=True))  # 9 parameters x 111 = 999
+    assert load_example(path).exact
+    path.write_text(example_text([2, 3, 1], 112, 1, exact=True))
+    code, out, err = run(path, capsys)
+    assert code == 2 and out == ""
+    assert_one_line(err, f"{path}: render.exact: parameters x samples is 1,008", "at most 1,000")
+
+
+# The command line's options, output folders and standard output.
+
+SEED_PATH = str(ROOT / "examples" / "seed.toml")
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--count", "0"], "--count: must be between 1 and 100, not 0"),
+    (["--count", "1000"], "--count: must be between 1 and 100, not 1000"),
+    (["--seed", "-1"], "--seed: must be a whole number >= 0, not -1"),
+])
+def test_bad_variant_options(tmp_path, capsys, options, message):
+    code = main(["variants", SEED_PATH, "--out", str(tmp_path / "out"), *options])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert_one_line(err, message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_that_is_a_file_or_lies_under_one(tmp_path, capsys):
+    file = tmp_path / "file"
+    file.write_text("keep me")
+    for out in (file, file / "sub"):
+        assert main(["variants", SEED_PATH, "--out", str(out)]) == 2
+        assert_one_line(capsys.readouterr().err, f"--out: {file} is a file, not a folder")
+    assert main(["build", SEED_PATH, "--site-dir", str(file)]) == 2
+    assert_one_line(capsys.readouterr().err, f"--site-dir: {file} is a file, not a folder")
+    assert file.read_text() == "keep me"
+
+
+def test_an_output_folder_that_cannot_be_written(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert main(["variants", SEED_PATH, "--out", str(tmp_path / "out")]) == 2
+    assert_one_line(capsys.readouterr().err, f"--out: cannot write in {tmp_path}")
+
+
+def test_a_failed_write_is_one_line(tmp_path, capsys, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    assert main(["variants", SEED_PATH, "--count", "1", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert_one_line(err, str(tmp_path / "out"), "seed-v1.toml: No space left on device")
+
+
+def test_every_example_is_checked_before_any_output(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SEED.replace("steps = 2", "steps = 0"))
+    assert main(["check", SEED_PATH, str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert_one_line(captured.err, f"{bad}: training.steps: ")
+
+
+def test_a_closed_pipe_ends_check_quietly():
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before derive writes a byte
+    try:
+        result = run_isolated("check", "examples/seed.toml", stdout=write)
+    finally:
+        os.close(write)
+    assert result.returncode == BROKEN_PIPE
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert result.stderr == ""
+
+
+def test_check_into_head_ends_quietly():
+    result = subprocess.run(f"{sys.executable} -m derive check examples/seed.toml | head -c 10",
+                            shell=True, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                            check=False)
+    assert result.stdout == "examples/s"
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr

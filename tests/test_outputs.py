@@ -114,3 +114,17 @@ def test_titles_are_escaped_exactly_once_and_keep_any_unicode(tmp_path):
     page = (site / "examples" / "emoji" / "index.html").read_text()
     assert "<title>Gradients 😀 中文 - derive</title>" in page
     assert "Gradients 😀 中文" in home
+
+
+def test_variants_replace_only_a_folder_derive_made(tmp_path, capsys):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "exam.tex").write_text("mine")
+    assert main(["variants", str(SEED), "--count", "1", "--out", str(notes)]) == 2
+    assert "derive did not build" in capsys.readouterr().err
+    assert (notes / "exam.tex").read_text() == "mine"
+    out = tmp_path / "variants"
+    for count in (2, 1):
+        assert main(["variants", str(SEED), "--count", str(count), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        MARKER, "seed-v1.json", "seed-v1.tex", "seed-v1.toml"]
