@@ -70,7 +70,7 @@ def _module(activations: tuple[str, ...], loss: str, bias: bool, names: tuple[st
 
             return gradient_module(network(), names)
 
-        _modules[request] = code_cache.cached(request, generate)
+        _modules[request] = code_cache.cached(request, generate, names)
     return _modules[request]
 
 

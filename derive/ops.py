@@ -11,11 +11,13 @@ everywhere (and torch.relu does too): its slope at exactly 0 is 0.
 
 from __future__ import annotations
 
+from functools import cache
+
 import sympy
 from sympy import Function, Rational
 
 LEAKY_SLOPE = Rational(1, 100)
-"""The slope of leaky_relu below 0, exactly; the pages and the generated code print this value."""
+"""The default slope of leaky_relu below 0 (`[network] leaky_slope` sets another)."""
 
 
 def _operator(name: str, printer, argument: sympy.Basic, exp: str | None = None) -> str:
@@ -48,7 +50,11 @@ class _Slope(_Operation):
 
 
 class _Kink(_Operation):
-    """x where x > 0, else `below` times x; its derivative is `slope`."""
+    """x where x > 0, else `below` times x; its derivative is `slope`.
+
+    The slope below 0 is a class attribute, not a second argument: SymPy rebuilds an
+    element-wise function's derivative from its type alone, dropping any other argument.
+    """
 
     below = sympy.S.Zero
     slope: type[_Slope]
@@ -82,27 +88,34 @@ class relu(_Kink):
         return f"{printer._module_format('numpy.maximum')}({printer._print(self.args[0])}, 0.0)"
 
 
-class leaky_step(_Slope):
-    """leaky_relu'(x): 1 where x > 0, else the leak slope (also at exactly 0)."""
-
+class _LeakyStep(_Slope):
     tex = r"\operatorname{leaky\_step}"
-    below = LEAKY_SLOPE
 
     def _numpycode(self, printer):
         x = printer._print(self.args[0])
-        return f"{printer._module_format('numpy.where')}({x} > 0, 1.0, {float(LEAKY_SLOPE)!r})"
+        return f"{printer._module_format('numpy.where')}({x} > 0, 1.0, {float(self.below)!r})"
 
 
-class leaky_relu(_Kink):
-    """x where x > 0, else LEAKY_SLOPE times x; its derivative is `leaky_step`."""
-
+class _LeakyRelu(_Kink):
     tex = r"\operatorname{leaky\_relu}"
-    below = LEAKY_SLOPE
-    slope = leaky_step
 
     def _numpycode(self, printer):
         x = printer._print(self.args[0])
-        return f"{printer._module_format('numpy.where')}({x} > 0, {x}, {float(LEAKY_SLOPE)!r}*{x})"
+        return (f"{printer._module_format('numpy.where')}({x} > 0, {x}, "
+                f"{float(self.below)!r}*{x})")
+
+
+@cache
+def leaky(slope: sympy.Rational) -> tuple[type[_Kink], type[_Slope]]:
+    """leaky_relu with the given slope below 0, and its derivative leaky_step."""
+    derivative = type("leaky_step", (_LeakyStep,), {
+        "below": slope, "__doc__": f"leaky_relu'(x): 1 where x > 0, else {slope}."})
+    function = type("leaky_relu", (_LeakyRelu,), {
+        "below": slope, "slope": derivative, "__doc__": f"x where x > 0, else {slope} x."})
+    return function, derivative
+
+
+leaky_relu, leaky_step = leaky(LEAKY_SLOPE)
 
 
 class sigmoid(_Operation):
@@ -154,6 +167,13 @@ ELEMENTWISE = {
 }
 """Element-wise activations by their name in example files (`spec.ACTIVATIONS` also has the
 identity `linear` and the column-wise `softmax`)."""
+
+
+def elementwise(name: str, x: sympy.Basic, leaky_slope: sympy.Rational = LEAKY_SLOPE) -> sympy.Basic:
+    """The activation `name` applied to x; leaky_relu leaks with `leaky_slope` below 0."""
+    if name == "leaky_relu":
+        return leaky(leaky_slope)[0](x)
+    return ELEMENTWISE[name](x)
 
 
 class _ColumnWise(sympy.MatrixExpr):

@@ -45,21 +45,24 @@ EXACT_LOSSES = {"l2", "mse"}
 
 _SCHEMA = {
     "": {"title", "description", "network", "data", "weights", "training", "render"},
-    "network": {"sizes", "activations", "loss", "bias"},
+    "network": {"sizes", "activations", "loss", "bias", "leaky_slope"},
     "data": {"X", "y"},
-    "training": {"learning_rate", "steps"},
+    "training": {"learning_rate", "steps", "batch_size", "shuffle_seed", "freeze", "weight_decay",
+                 "momentum"},
     "render": {"precision", "exact"},
 }
 
 
 @dataclass(frozen=True)
 class Network:
-    """The architecture: layer widths, one activation per layer, the loss, biases or not."""
+    """The architecture: layer widths, one activation per layer, the loss, biases or not, and
+    the slope of leaky_relu below 0."""
 
     sizes: tuple[int, ...]
     activations: tuple[str, ...]
     loss: str
     bias: bool
+    leaky_slope: float = 0.01
 
     @property
     def depth(self) -> int:
@@ -82,6 +85,15 @@ class Example:
     steps: int
     precision: int
     exact: bool
+    batch_size: int
+    """Samples per SGD step: the next ones in file order (or a shuffled order), wrapping around."""
+    shuffle_seed: int | None = None
+    freeze: tuple[str, ...] = ()
+    """Parameters that keep their values; their gradients are still computed and shown."""
+    weight_decay: float = 0.0
+    """λ of the objective L + (λ/2) Σ_l ‖W_l‖² (biases excluded)."""
+    momentum: float = 0.0
+    """μ of PyTorch's SGD: v ← μ v + ∇θ, θ ← θ − η v, v starting at 0."""
 
     @property
     def name(self) -> str:
@@ -200,6 +212,14 @@ class _Validator:
             precision=self.integer("render.precision", render.get("precision", 4), 0,
                                    MAX_PRECISION),
             exact=self.exact(render.get("exact", False), network, samples),
+            batch_size=self.integer("training.batch_size", training.get("batch_size", samples),
+                                    1, samples),
+            shuffle_seed=self.seed(training.get("shuffle_seed")),
+            freeze=self.freeze(training.get("freeze", []), network),
+            weight_decay=self.bounded("training.weight_decay", training.get("weight_decay", 0.0),
+                                      0.0, 1e6, "at least 0 and at most 1e6"),
+            momentum=self.bounded("training.momentum", training.get("momentum", 0.0), 0.0,
+                                  0.999, "at least 0 and below 1"),
         )
 
     def keys(self, table: str, values: dict[str, Any]) -> None:
@@ -235,14 +255,14 @@ class _Validator:
         loss = raw["loss"]
         if loss not in LOSSES:
             raise self.fail("network.loss", f"unknown loss {_show(loss)}; use one of " + ", ".join(LOSSES))
-        if activations[-1] == "softmax" and loss != "cross_entropy":
-            raise self.fail("network.loss", "a softmax output goes with the cross_entropy loss")
         if loss == "cross_entropy" and activations[-1] != "softmax":
             raise self.fail("network.activations", "the cross_entropy loss needs a softmax output layer")
         if loss == "bce" and activations[-1] != "sigmoid":
             raise self.fail("network.activations", "the bce loss needs outputs in (0, 1): a sigmoid output layer")
         bias = self.boolean("network.bias", raw.get("bias", False))
-        return Network(tuple(sizes), tuple(activations), loss, bias)
+        slope = self.bounded("network.leaky_slope", raw.get("leaky_slope", 0.01), 0.0, 1.0,
+                             "between 0 and 1")
+        return Network(tuple(sizes), tuple(activations), loss, bias, slope)
 
     def data(self, raw: dict[str, Any], network: Network) -> tuple[np.ndarray, np.ndarray]:
         self.keys("data", raw)
@@ -374,6 +394,30 @@ class _Validator:
                             f"allow at most {MAX_EXACT_ENTRIES:,}: use fewer samples or narrower "
                             "layers, or set exact = false")
         return exact
+
+    def bounded(self, field: str, value: Any, low: float, high: float, allowed: str) -> float:
+        number = self.number(field, value)
+        if not low <= number <= high:
+            raise self.fail(field, f"must be {allowed}, not {number:g}")
+        return number
+
+    def seed(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        return self.integer("training.shuffle_seed", value, 0, 2**63 - 1)
+
+    def freeze(self, value: Any, network: Network) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail("training.freeze", "must be a list of parameter names")
+        names = [f"{kind}{l}" for l in range(1, network.depth + 1)
+                 for kind in ("W", "b")[:1 + network.bias]]
+        for i, name in enumerate(value):
+            if name not in names:
+                raise self.fail(f"training.freeze[{i}]",
+                                f"{_show(name)} is not a parameter; use one of {', '.join(names)}")
+        if len(set(value)) == len(names):
+            raise self.fail("training.freeze", "freezes every parameter: nothing would be trained")
+        return tuple(name for name in names if name in value)
 
     def learning_rate(self, value: Any) -> float:
         rate = self.number("training.learning_rate", value)

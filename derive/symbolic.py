@@ -15,7 +15,7 @@ from functools import cache
 import sympy
 from sympy import Lambda, MatrixSymbol, Symbol, Trace
 
-from .ops import ELEMENTWISE, LogSoftmax, Softmax, log_sigmoid
+from .ops import ELEMENTWISE, LogSoftmax, Softmax, elementwise, log_sigmoid
 from .spec import Network
 
 
@@ -51,6 +51,9 @@ class Derivation:
     activations: tuple[str, ...]
     loss_name: str
     bias: bool
+    leaky_slope: sympy.Rational
+    penalty: Symbol | None
+    """λ of the weight-decay term (λ/2) Σ_l ‖W_l‖² added to the loss, or None without one."""
     X: MatrixSymbol
     Y: MatrixSymbol
     N: Symbol
@@ -68,12 +71,20 @@ class Derivation:
 
     @property
     def loss(self) -> Symbol:
+        """L, the data's loss."""
+        return Symbol("L")
+
+    @property
+    def objective(self) -> Symbol:
+        """What SGD minimises: J = L + R with weight decay, else L."""
         return self.forward[-1].symbol
 
     @property
-    def arguments(self) -> tuple[MatrixSymbol, ...]:
-        """The inputs of every numeric function: the data, then the parameters in layer order."""
-        return (self.X, self.Y, *self.parameters)
+    def arguments(self) -> tuple[sympy.Basic, ...]:
+        """The inputs of every numeric function: the data, the parameters in layer order, and
+        λ when there is weight decay."""
+        penalty = (self.penalty,) if self.penalty is not None else ()
+        return (self.X, self.Y, *self.parameters, *penalty)
 
     def evaluate(self, known: dict[sympy.Basic, sympy.Basic]) -> dict[sympy.Basic, sympy.Basic]:
         """Every definition evaluated on explicit matrices (exact numbers or symbols) in `known`,
@@ -111,33 +122,58 @@ def vjp(objective: sympy.Basic, wrt: MatrixSymbol) -> sympy.Basic:
     return objective.diff(wrt)
 
 
-def derive(network: Network) -> Derivation:
-    """Derive the loss and dL/dW_l (and dL/db_l) of every layer of `network`.
+def derive(network: Network, *, weight_decay: bool = False) -> Derivation:
+    """Derive the loss and dL/dW_l (and dL/db_l) of every layer of `network`; with
+    `weight_decay`, also the decay term's gradients and dJ/dW_l of the objective J = L + R.
 
-    The derivation holds for any widths and batch size, so it is shared by every network with
-    the same activations, loss and biases.
+    The derivation holds for any widths, batch size and λ, so it is shared by every network with
+    the same activations, loss, biases and leaky slope.
     """
-    return _derive(network.activations, network.loss, network.bias)
+    slope = sympy.Rational(repr(float(network.leaky_slope)))
+    return _derive(network.activations, network.loss, network.bias, slope, weight_decay)
 
 
 @cache
-def _derive(activations: tuple[str, ...], loss_name: str, bias: bool) -> Derivation:
+def _derive(activations: tuple[str, ...], loss_name: str, bias: bool, leaky_slope: sympy.Rational,
+            weight_decay: bool) -> Derivation:
     depth = len(activations)
     widths = tuple(Symbol(f"n{l}", integer=True, positive=True) for l in range(depth + 1))
     N = Symbol("N", integer=True, positive=True)
     X = MatrixSymbol("X", widths[0], N)
     Y = MatrixSymbol("Y", widths[-1], N)
-    layers = [_Layer(l, activations[l - 1], widths[l], widths[l - 1], N, bias)
+    layers = [_Layer(l, activations[l - 1], widths[l], widths[l - 1], N, bias, leaky_slope)
               for l in range(1, depth + 1)]
-    forward = _forward(layers, X, Y, N, loss_name)
+    penalty = Symbol("weight_decay", nonnegative=True) if weight_decay else None
+    forward = _forward(layers, X, Y, N, loss_name, penalty)
     shortcut = _output_shortcut(activations[-1], loss_name)
-    backward = _backward(layers, X, Y, N, forward[-1], shortcut)
+    backward = _backward(layers, X, Y, N, forward[-1 if penalty is None else -3], shortcut)
+    if penalty is not None:
+        backward += _penalty_gradients(layers, penalty)
     parameters = tuple(p for layer in layers for p in layer.parameters)
-    gradients = tuple(MatrixSymbol(f"dL_d{p.name}", *p.shape) for p in parameters)
-    locals_ = tuple(_local(layer.index, layer.activation) for layer in layers
+    of = "J" if penalty is not None else "L"
+    gradients = tuple(MatrixSymbol(f"d{of if p.name.startswith('W') else 'L'}_d{p.name}", *p.shape)
+                      for p in parameters)
+    locals_ = tuple(_local(layer.index, layer.activation, leaky_slope) for layer in layers
                     if layer.activation in ELEMENTWISE)
-    return Derivation(activations, loss_name, bias, X, Y, N, widths, parameters, forward,
-                      backward, locals_, gradients, shortcut)
+    return Derivation(activations, loss_name, bias, leaky_slope, penalty, X, Y, N, widths,
+                      parameters, forward, backward, locals_, gradients, shortcut)
+
+
+def _penalty_gradients(layers: list[_Layer], penalty: Symbol) -> tuple[Definition, ...]:
+    """dR/dW_l of the decay term, by SymPy, and dJ/dW_l = dL/dW_l + dR/dW_l.
+
+    Each layer's term of R is differentiated on its own: SymPy 1.14 returns 0 for the derivative
+    of a sum of traces of different matrices, and the other layers' terms do not hold W_l.
+    """
+    steps = []
+    for layer in layers:
+        W = layer.W
+        decay = MatrixSymbol(f"dR_d{W.name}", *W.shape)
+        term = penalty / 2 * Trace(W.T * W)
+        steps.append(Definition(decay, vjp(term, W), term, W))
+        steps.append(Definition(MatrixSymbol(f"dJ_d{W.name}", *W.shape),
+                                MatrixSymbol(f"dL_d{W.name}", *W.shape) + decay))
+    return tuple(steps)
 
 
 @dataclass(frozen=True)
@@ -150,6 +186,7 @@ class _Layer:
     inputs: Symbol
     N: Symbol
     bias: bool
+    leaky_slope: sympy.Rational
 
     @property
     def W(self) -> MatrixSymbol:
@@ -169,20 +206,36 @@ class _Layer:
     def Z(self) -> MatrixSymbol:
         return MatrixSymbol(f"Z{self.index}", self.width, self.N)
 
+    def activate(self, S: MatrixSymbol) -> sympy.Basic:
+        """This layer's activation applied to S."""
+        if self.activation == "linear":
+            return S
+        if self.activation == "softmax":
+            return Softmax(S)
+        x = sympy.Dummy("x")
+        return S.applyfunc(Lambda(x, elementwise(self.activation, x, self.leaky_slope)))
+
     def pre_activation(self, Z_prev: MatrixSymbol) -> sympy.Basic:
         pre = self.W * Z_prev
         return pre + self.b * sympy.OneMatrix(1, self.N) if self.bias else pre
 
 
 def _forward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
-             loss_name: str) -> tuple[Definition, ...]:
-    """S_l and Z_l for every layer, then the loss: the definitions the pages start from."""
+             loss_name: str, penalty: Symbol | None) -> tuple[Definition, ...]:
+    """S_l and Z_l for every layer, then the loss (and with weight decay the decay term R and
+    the objective J = L + R): the definitions the pages start from."""
     forward, Z_prev = [], X
     for layer in layers:
         forward.append(Definition(layer.S(), layer.pre_activation(Z_prev)))
-        forward.append(Definition(layer.Z(), _activate(layer.activation, layer.S())))
+        forward.append(Definition(layer.Z(), layer.activate(layer.S())))
         Z_prev = layer.Z()
-    forward.append(Definition(Symbol("L"), _loss(loss_name, Y, Z_prev, layers[-1].S(), N)))
+    loss = Symbol("L")
+    forward.append(Definition(loss, _loss(loss_name, Y, Z_prev, layers[-1].S(), N)))
+    if penalty is not None:
+        decay = Symbol("R")
+        forward.append(Definition(decay, penalty / 2 * sum(Trace(layer.W.T * layer.W)
+                                                           for layer in layers)))
+        forward.append(Definition(Symbol("J"), loss + decay))
     return tuple(forward)
 
 
@@ -205,9 +258,12 @@ def _backward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
     for position in range(len(layers) - 1, -1, -1):
         layer = layers[position]
         if not (shortcut and layer is last):
-            objective = Trace(backward[-1].symbol.T * _activate(layer.activation, layer.S()))
+            upstream = backward[-1].symbol
+            objective = Trace(upstream.T * layer.activate(layer.S()))
+            delta = (_softmax_vjp(layer.Z(), upstream) if layer.activation == "softmax"
+                     else vjp(objective, layer.S()))
             backward.append(Definition(MatrixSymbol(f"delta{layer.index}", layer.width, N),
-                                       vjp(objective, layer.S()), objective, layer.S()))
+                                       delta, objective, layer.S()))
         Z_prev = layers[position - 1].Z() if position else X
         objective = Trace(backward[-1].symbol.T * layer.pre_activation(Z_prev))
         for parameter in layer.parameters:
@@ -219,18 +275,20 @@ def _backward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
     return tuple(backward)
 
 
-def _activate(name: str, S: MatrixSymbol) -> sympy.Basic:
-    if name == "linear":
-        return S
-    if name == "softmax":
-        return Softmax(S)
-    x = sympy.Dummy("x")
-    return S.applyfunc(Lambda(x, ELEMENTWISE[name](x)))
+def _softmax_vjp(Z: MatrixSymbol, G: MatrixSymbol) -> sympy.Basic:
+    """∂/∂S tr(Gᵀ softmax(S)) = Z ∘ (G − 1 1ᵀ (Z ∘ G)) with Z = softmax(S).
+
+    SymPy's matrix calculus cannot differentiate through a column-wise softmax, so this is the
+    one step not obtained by `diff` on matrices: `verify.proofs` has SymPy prove it entry by
+    entry, and the element-wise cross-check and the gradient check test it like every other.
+    """
+    k = Z.shape[0]
+    return sympy.HadamardProduct(Z, G - sympy.OneMatrix(k, k) * sympy.HadamardProduct(Z, G))
 
 
-def _local(layer: int, name: str) -> Local:
+def _local(layer: int, name: str, leaky_slope: sympy.Rational) -> Local:
     x = Symbol("x", real=True)
-    function = ELEMENTWISE[name](x)
+    function = elementwise(name, x, leaky_slope)
     return Local(layer, name, function, sympy.diff(function, x), x)
 
 

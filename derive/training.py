@@ -1,14 +1,20 @@
-"""SGD on an example's whole batch, recording every number: in floats, or as exact fractions.
+"""SGD on an example, recording every number: in floats, or as exact fractions.
 
-The float steps run the lambdified code. With short decimal inputs and rational operations
+Each step takes the next `batch_size` samples (file order, or a fresh shuffled order for each
+pass through the data), evaluates the derivation on them, and updates every parameter that is
+not frozen: v ← μ v + ∇θ, θ ← θ − η v, as PyTorch's SGD does (v starts at 0; without momentum
+v is the gradient). Weight decay is part of the derivation's objective, so its gradients carry
+it. The float steps run the lambdified code; with short decimal inputs and rational operations
 (linear, relu, leaky_relu, l2, mse) every intermediate is a fraction, and evaluating the same
 SymPy definitions on explicit rational matrices gives them exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -22,47 +28,99 @@ from .symbolic import Derivation, derive
 
 @dataclass(frozen=True)
 class TrainingStep:
-    """One SGD step: the parameters used, every intermediate, the gradients and the update.
+    """One SGD step: the samples used, the parameters, every intermediate, the gradients, the
+    velocity after the step (momentum only) and the update.
 
-    Floats as NumPy arrays, or (exact steps) fractions as SymPy matrices and Rationals.
+    Floats as NumPy arrays, or (exact steps) fractions as SymPy matrices and Rationals. `loss`
+    is the loss of the step's samples; `data_loss` the loss of all samples at the same weights
+    when the step used fewer (else None).
     """
 
+    samples: tuple[int, ...]
     parameters: dict[str, Any]
     values: dict[str, Any]
     loss: Any
     gradients: dict[str, Any]
+    velocity: dict[str, Any]
     updated: dict[str, Any]
+    data_loss: float | None = None
+
+
+def derivation_of(example: Example) -> Derivation:
+    """The derivation an example trains with: its network, with its weight decay if any."""
+    return derive(example.network, weight_decay=example.weight_decay > 0)
+
+
+def batches(example: Example) -> Iterator[tuple[int, ...]]:
+    """The samples of each step: the next `batch_size` of a stream of passes through the data,
+    each in file order or, with `shuffle_seed`, in a fresh random order."""
+    N = example.X.shape[1]
+    rng = np.random.default_rng(example.shuffle_seed) if example.shuffle_seed is not None else None
+
+    def stream() -> Iterator[int]:
+        while True:
+            yield from (rng.permutation(N).tolist() if rng is not None else range(N))
+
+    samples = stream()
+    while True:
+        yield tuple(islice(samples, example.batch_size))
 
 
 def train(example: Example, compiled: Compiled | None = None) -> tuple[TrainingStep, ...]:
-    """Run the example's SGD steps on the whole batch in floats.
+    """Run the example's SGD steps in floats.
 
     Raises `DeriveError` naming the step and the quantity when a number stops being finite.
     """
-    compiled = compiled or compile_derivation(derive(example.network))
+    compiled = compiled or compile_derivation(derivation_of(example))
     derivation = compiled.derivation
-    names = [p.name for p in derivation.parameters]
     parameters = example.parameters
+    velocity: dict[str, Any] = {}
+    whole = example.batch_size == example.X.shape[1]
     steps = []
-    for index in range(1, example.steps + 1):
+    for index, samples in enumerate(islice(batches(example), example.steps), start=1):
+        columns = list(samples)
+        X, Y = example.X[:, columns], example.Y[:, columns]
         with np.errstate(all="ignore"):
-            results = compiled.intermediates(example.X, example.Y, *parameters.values())
+            results = compiled.intermediates(X, Y, *arguments(example, parameters))
             values = {d.symbol.name: np.asarray(r, dtype=float)
                       for d, r in zip(derivation.definitions, results)}
-            gradients = {name: values[f"dL_d{name}"] for name in names}
-            updated = {name: parameters[name] - example.learning_rate * gradients[name]
-                       for name in names}
-        step = TrainingStep(parameters, values, float(values["L"]), gradients, updated)
+            gradients = {p.name: values[g.name]
+                         for p, g in zip(derivation.parameters, derivation.gradients)}
+            velocity, updated = update(example, parameters, gradients, velocity,
+                                       example.learning_rate, example.momentum)
+            data_loss = None if whole else compiled.loss(example.X, example.Y,
+                                                         *arguments(example, parameters))
+        step = TrainingStep(samples, parameters, values, float(values["L"]), gradients,
+                            velocity, updated, data_loss)
         _require_finite(example, index, step)
         steps.append(step)
         parameters = updated
     return tuple(steps)
 
 
+def arguments(example: Example, parameters: dict[str, Any]) -> list[Any]:
+    """The parameters in order, then λ when the example has weight decay."""
+    decay = [example.weight_decay] if example.weight_decay > 0 else []
+    return [*parameters.values(), *decay]
+
+
+def update(example: Example, parameters: dict[str, Any], gradients: dict[str, Any],
+           velocity: dict[str, Any], rate: Any, momentum: Any) -> tuple[dict, dict]:
+    """The velocity after this step (momentum only) and the updated parameters; frozen ones keep
+    their values. Works alike on NumPy arrays and SymPy matrices."""
+    if momentum:
+        velocity = {name: momentum * velocity[name] + gradients[name] if name in velocity
+                    else gradients[name] for name in parameters if name not in example.freeze}
+    step = velocity if momentum else gradients
+    updated = {name: value if name in example.freeze else value - rate * step[name]
+               for name, value in parameters.items()}
+    return velocity, updated
+
+
 def final_loss(example: Example, compiled: Compiled, last: TrainingStep) -> float:
     """The loss over the whole data after the last step's update."""
     with np.errstate(all="ignore"):
-        loss = compiled.loss(example.X, example.Y, *last.updated.values())
+        loss = compiled.loss(example.X, example.Y, *arguments(example, last.updated))
     if not np.isfinite(loss):
         raise DeriveError(f"{example.path}: training: after step {example.steps}: the loss is "
                           f"{loss}; lower training.learning_rate or scale the data and weights down")
@@ -70,10 +128,14 @@ def final_loss(example: Example, compiled: Compiled, last: TrainingStep) -> floa
 
 
 def _require_finite(example: Example, index: int, step: TrainingStep) -> None:
-    quantities = {**step.values, **{f"updated {n}": v for n, v in step.updated.items()}}
+    quantities = {**step.values, **{f"updated {n}": v for n, v in step.updated.items()},
+                  **{f"velocity of {n}": v for n, v in step.velocity.items()}}
+    if step.data_loss is not None:
+        quantities["the loss of all samples"] = step.data_loss
     for name, value in quantities.items():
         if not np.all(np.isfinite(value)):
-            shown = {"L": "the loss", **{f"dL_d{n}": f"dL/d{n}" for n in step.gradients}}
+            shown = {"L": "the loss", "J": "the objective",
+                     **{f"d{of}_d{n}": f"d{of}/d{n}" for n in step.gradients for of in "LRJ"}}
             kind = "nan" if np.any(np.isnan(value)) else "inf"
             raise DeriveError(f"{example.path}: training: step {index}: "
                               f"{shown.get(name, name)} is {kind}; lower training.learning_rate "
@@ -93,21 +155,25 @@ def rational_matrix(values: np.ndarray) -> sympy.ImmutableMatrix:
 
 def exact_steps(example: Example, derivation: Derivation, count: int) -> tuple[TrainingStep, ...]:
     """Run the example's first `count` SGD steps in exact rational arithmetic."""
-    known: dict[sympy.Basic, sympy.Basic] = {
-        derivation.X: rational_matrix(example.X),
-        derivation.Y: rational_matrix(example.Y),
-        derivation.N: example.X.shape[1],
-        **dict(zip(derivation.widths, example.network.sizes)),
-    }
-    rate = rational(example.learning_rate)
+    known: dict[sympy.Basic, sympy.Basic] = dict(zip(derivation.widths, example.network.sizes))
+    if derivation.penalty is not None:
+        known[derivation.penalty] = rational(example.weight_decay)
     parameters = {name: rational_matrix(value) for name, value in example.parameters.items()}
+    velocity: dict[str, Any] = {}
     steps = []
-    for _ in range(min(count, example.steps)):
-        values = derivation.evaluate(
-            {**known, **{p: parameters[p.name] for p in derivation.parameters}})
+    for samples in islice(batches(example), min(count, example.steps)):
+        columns = list(samples)
+        values = derivation.evaluate({
+            **known, derivation.N: len(columns),
+            derivation.X: rational_matrix(example.X[:, columns]),
+            derivation.Y: rational_matrix(example.Y[:, columns]),
+            **{p: parameters[p.name] for p in derivation.parameters}})
         named = {d.symbol.name: values[d.symbol] for d in derivation.definitions}
-        gradients = {p.name: named[f"dL_d{p.name}"] for p in derivation.parameters}
-        updated = {name: parameters[name] - rate * gradients[name] for name in parameters}
-        steps.append(TrainingStep(parameters, named, named["L"], gradients, updated))
+        gradients = {p.name: named[g.name]
+                     for p, g in zip(derivation.parameters, derivation.gradients)}
+        velocity, updated = update(example, parameters, gradients, velocity,
+                                   rational(example.learning_rate), rational(example.momentum))
+        steps.append(TrainingStep(samples, parameters, named, named["L"], gradients, velocity,
+                                  updated))
         parameters = updated
     return tuple(steps)

@@ -13,8 +13,8 @@ from pathlib import Path
 from .compile.compiled import compile_derivation
 from .errors import DeriveError
 from .spec import Example, load_example
-from .symbolic import Derivation, derive
-from .training import TrainingStep, exact_steps, final_loss, train
+from .symbolic import Derivation
+from .training import TrainingStep, derivation_of, exact_steps, final_loss, train
 from .verify.expansion import Expansion, expand, is_small
 from .verify.gradcheck import Check, gradient_check
 from .verify.proofs import OutputProof, output_proof
@@ -64,7 +64,7 @@ def worked_example(source: Example | Path | str) -> WorkedExample:
     # Load and validate the example file.
     example = source if isinstance(source, Example) else load_example(source)
     # Derive the chain rule symbolically, for any sizes, and compile it to NumPy.
-    derivation = derive(example.network)
+    derivation = derivation_of(example)
     compiled = compile_derivation(derivation)
     # Train: every number of every SGD step (and the first steps again in fractions).
     steps = train(example, compiled)
@@ -77,10 +77,12 @@ def worked_example(source: Example | Path | str) -> WorkedExample:
         raise DeriveError(f"{example.path}: cross-check: the element-wise derivative differs "
                           "from the matrix-form chain rule")
     proof = None
-    if derivation.output_shortcut:
-        proof = output_proof(derivation.output_shortcut, example.network.sizes[-1])
+    kind = derivation.output_shortcut or (
+        "softmax_vjp" if example.network.activations[-1] == "softmax" else None)
+    if kind:
+        proof = output_proof(kind, example.network.sizes[-1])
         if not proof.holds:
-            raise DeriveError(f"{example.path}: output layer: SymPy does not reduce the output "
-                              f"delta to ŷ - y ({proof.residual})")
+            raise DeriveError(f"{example.path}: output layer: SymPy does not reduce the {kind} "
+                              f"step to its matrix form ({proof.residual})")
     return WorkedExample(example, derivation, compiled.source(), steps, final, exact, checks, expansion,
                          proof)

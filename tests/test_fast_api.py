@@ -95,7 +95,7 @@ def test_the_cached_file_is_the_code_sympy_generates(cache):
     network = NETWORKS[1]
     gradient_function(network)
     (path,) = cache.glob("*.py")
-    assert path.read_text() == printer.gradient_module(network)
+    assert path.read_text().partition("\n")[2] == printer.gradient_module(network)
     assert "def gradients(X, Y, W1, b1, W2, b2, N):" in path.read_text()
 
 

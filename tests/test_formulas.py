@@ -126,5 +126,5 @@ def test_output_layer_proofs_hold_and_cost_the_same_for_any_number_of_classes():
 def test_a_proof_that_does_not_reduce_to_zero_fails_the_build(monkeypatch):
     wrong = dataclasses.replace(output_proof("softmax_ce", 3), residual=sympy.Symbol("y1"))
     monkeypatch.setattr("derive.worked.output_proof", lambda kind, classes: wrong)
-    with pytest.raises(DeriveError, match="output layer: SymPy does not reduce"):
+    with pytest.raises(DeriveError, match="output layer: SymPy does not reduce the softmax_ce step"):
         worked_example(ROOT / "examples" / "softmax-classifier.toml")

@@ -74,7 +74,8 @@ def counted(monkeypatch):
             return original(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(derive.worked, "derive", counting("derive", derive.worked.derive))
+    monkeypatch.setattr(derive.worked, "derivation_of",
+                        counting("derive", derive.worked.derivation_of))
     monkeypatch.setattr(derive.worked, "train", counting("train", derive.worked.train))
     return calls
 

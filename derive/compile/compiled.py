@@ -42,10 +42,16 @@ def compile_derivation(derivation: Derivation) -> Compiled:
         "gradients": function_source(derivation, derivation.gradients, per_block=True),
         "loss": function_source(derivation, derivation.loss, per_block=False),
     }
-    name = f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name}; " \
-           f"bias={derivation.bias}>"
+    name = (f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name}; "
+            f"bias={derivation.bias}; leaky slope {derivation.leaky_slope}; "
+            f"weight decay={derivation.penalty is not None}>")
     functions = code_cache.load(module_source(derivation, sources), name)
-    loss = functions["loss"]
-    return Compiled(derivation, functions["intermediates"],
-                    runtime.blocked(functions["gradients"], bias=derivation.bias),
+    loss, kernel = functions["loss"], functions["gradients"]
+    if derivation.penalty is None:
+        gradients = runtime.blocked(kernel, bias=derivation.bias)
+    else:
+        # The decay term is not a sum over samples: no blocks.
+        def gradients(X, Y, *arguments):
+            return kernel(X, Y, *arguments, X.shape[1])
+    return Compiled(derivation, functions["intermediates"], gradients,
                     lambda *arguments: float(loss(*arguments)), sources["gradients"])

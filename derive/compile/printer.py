@@ -88,13 +88,20 @@ class MatrixNumPyPrinter(NumPyPrinter):
         return text
 
     def _term(self, term: sympy.MatrixExpr) -> str:
-        # In a sum, NumPy broadcasts a column over the samples and a 1 over every entry.
+        # In a sum, NumPy broadcasts a column over the samples, a row over the units and a 1
+        # over every entry: a bias times a row of ones is the bias, ones times M (every row
+        # the column sums of M) is M's column sums.
         if isinstance(term, sympy.OneMatrix):
             return "1"
         if isinstance(term, sympy.MatMul):
-            *factors, last = term.args
-            if isinstance(last, sympy.OneMatrix) and last.shape[0] == 1:
-                return self._print(sympy.MatMul(*factors))
+            coefficient, (first, *factors) = term.as_coeff_matrices()
+            if isinstance(factors[-1] if factors else first, sympy.OneMatrix) and factors \
+                    and factors[-1].shape[0] == 1:
+                return self._print(sympy.MatMul(*term.args[:-1]))
+            if isinstance(first, sympy.OneMatrix) and factors:
+                sums = f"{self._product(factors)}.sum(axis=0, keepdims=True)"
+                scale = {1: "", -1: "-"}.get(coefficient, f"{self._print(coefficient)}*")
+                return scale + sums
         return self.parenthesize(term, PRECEDENCE["Add"], strict=True)
 
     def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:

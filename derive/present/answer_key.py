@@ -12,23 +12,35 @@ from ..worked import WorkedExample
 
 def answer_key(worked: WorkedExample) -> dict[str, Any]:
     """Matrices as nested lists (W_l as sizes[l] x sizes[l-1], b_l flat), one entry per step,
-    and the loss and weights after the last update under "final"."""
+    and the loss and weights after the last update under "final".
+
+    Each step lists its samples (columns of X, counted from 0) and its loss; with mini-batches
+    also `data_loss`, the loss of all samples at the same weights; with momentum the velocity
+    after the step. "gradients" are of the objective SGD minimises (with weight decay, J).
+    """
     example, network = worked.example, worked.example.network
     return {
         "example": example.name,
         "title": example.title,
         "network": {"sizes": list(network.sizes), "activations": list(network.activations),
-                    "loss": network.loss, "bias": network.bias},
+                    "loss": network.loss, "bias": network.bias,
+                    "leaky_slope": network.leaky_slope},
         "learning_rate": example.learning_rate,
+        "training": {"batch_size": example.batch_size, "shuffle_seed": example.shuffle_seed,
+                     "freeze": list(example.freeze), "weight_decay": example.weight_decay,
+                     "momentum": example.momentum},
         "steps": [
             {
                 "step": index,
+                "samples": list(step.samples),
                 "weights": _parameters(step.parameters),
                 "loss": step.loss,
+                **({"data_loss": step.data_loss} if step.data_loss is not None else {}),
                 "gradients": _parameters(step.gradients),
+                **({"velocity": _parameters(step.velocity)} if step.velocity else {}),
                 "updated": _parameters(step.updated),
                 "intermediates": {name: value.tolist() for name, value in step.values.items()
-                                  if not name.startswith("dL_d") and name != "L"},
+                                  if name[:4] not in ("dL_d", "dJ_d") and name != "L"},
             }
             for index, step in enumerate(worked.steps, start=1)
         ],

@@ -29,6 +29,11 @@ class DerivationPrinter(LatexPrinter):
     def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
         return notation.symbol(expr.name)
 
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
+        if expr.name in notation.SCALARS:
+            return notation.SCALARS[expr.name]
+        return super()._print_Symbol(expr, style)
+
     def _print_OneMatrix(self, expr: sympy.Basic) -> str:
         return r"\mathbf{1}"
 

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import re
 
-_NAME = re.compile(r"(?P<gradient>dL_d)?(?P<base>[A-Za-z]+?)(?P<layer>\d+)")
+_NAME = re.compile(r"(?:d(?P<of>[LRJ])_d)?(?P<base>[A-Za-z]+?)(?P<layer>\d+)")
 _BASES = {"delta": r"\delta"}
+SCALARS = {"weight_decay": r"\lambda"}
+"""Scalar names written as a letter."""
 
 
 def symbol(name: str) -> str:
-    """The TeX of a matrix or scalar by its name: W1 as W^{[1]}, dL_dW1 as ∂L/∂W^{[1]}."""
+    """The TeX of a matrix or scalar by its name: W1 as W^{[1]}, dL_dW1 as ∂L/∂W^{[1]} (and
+    dJ_dW1, dR_dW1 for the objective J = L + R with weight decay R)."""
+    if name in SCALARS:
+        return SCALARS[name]
     match = _NAME.fullmatch(name)
     if match is None:
         return name
     layered = f"{_BASES.get(match['base'], match['base'])}^{{[{match['layer']}]}}"
-    if match["gradient"]:
-        return rf"\frac{{\partial L}}{{\partial {layered}}}"
+    if match["of"]:
+        return rf"\frac{{\partial {match['of']}}}{{\partial {layered}}}"
     return layered
 
 
@@ -37,5 +42,10 @@ def updated(name: str) -> str:
     return rf"{symbol(name)}_{{\text{{new}}}}"
 
 
+def velocity(name: str) -> str:
+    """The momentum velocity of a parameter after the step: v_{W^{[1]}}."""
+    return rf"v_{{{symbol(name)}}}"
+
+
 def _is_bias(name: str) -> bool:
-    return re.fullmatch(r"(dL_d)?b\d+", name) is not None
+    return re.fullmatch(r"(d[LRJ]_d)?b\d+", name) is not None

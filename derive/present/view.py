@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..ops import LEAKY_SLOPE
 from ..symbolic import Definition
 from ..training import TrainingStep, rational_matrix
 from ..verify.gradcheck import ABSOLUTE_TOLERANCE, STEP, TOLERANCE
@@ -49,13 +48,15 @@ def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dic
     """The page's content as plain data."""
     example, derivation = worked.example, worked.derivation
     precision = example.precision if options.precision is None else options.precision
-    sizes = {w: n for w, n in zip(derivation.widths, example.network.sizes)}
-    sizes[derivation.N] = example.X.shape[1]
     show = _Formatter(precision, options)
     exact = worked.exact is not None
     detailed = (worked.exact or worked.steps)[:options.detailed_steps]
     data = {"X": rational_matrix(example.X), "Y": rational_matrix(example.Y)} if exact else \
         {"X": example.X, "Y": example.Y}
+    first = list(detailed[0].samples)
+    batch = {name: value[:, first] for name, value in data.items()}
+    sizes = {w: n for w, n in zip(derivation.widths, example.network.sizes)}
+    sizes[derivation.N] = len(first)
     network = example.network
     relu_like = sorted({a for a in network.activations if "relu" in a})
     return {
@@ -72,9 +73,10 @@ def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dic
         "learning_rate": f"{example.learning_rate:g}",
         "steps": example.steps,
         "samples": example.X.shape[1],
+        "training": _training(example),
         "exact": exact,
         "relu_like": relu_like,
-        "leaky_slope": f"{float(LEAKY_SLOPE):g}",
+        "leaky_slope": f"{example.network.leaky_slope:g}",
         "elided": max(*network.sizes, example.X.shape[1]) > options.elide_beyond,
         "elide_beyond": options.elide_beyond,
         "data": [show.matrix("X", data["X"]), show.matrix("Y", data["Y"])]
@@ -84,15 +86,16 @@ def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dic
                     "derivative": tex(local.derivative)} for local in derivation.locals],
         "proof": _proof(worked),
         "backward": [_quantity(d, sizes, derivation.N) for d in derivation.backward
-                     if d.objective is not None],
+                     if d.objective is not None or d.symbol.name.startswith("dJ_d")],
         "detailed": [_step(index, step, worked, show)
                      for index, step in enumerate(detailed, start=1)],
         "later_steps": example.steps > len(detailed),
-        "hand": [hand_calculation(d, sizes, {**data, **detailed[0].parameters,
+        "hand": [hand_calculation(d, sizes, {**batch, **detailed[0].parameters,
                                              **detailed[0].values},
                                   precision=precision, max_terms=options.max_terms,
                                   terms_per_line=options.terms_per_line)
-                 for d in derivation.backward if d.symbol in derivation.gradients],
+                 for d in derivation.backward
+                 if d.symbol in derivation.gradients and d.objective is not None],
         "loss_table": _loss_table(worked.steps, show, options),
         "final_loss": show.number(worked.final_loss),
         "final": [show.matrix(notation.symbol(n), v) for n, v in worked.steps[-1].updated.items()],
@@ -148,18 +151,42 @@ def _quantity(definition: Definition, sizes: dict, N: sympy.Symbol) -> dict[str,
     }
 
 
+def _training(example) -> dict[str, Any]:
+    """The SGD options in words, for the network section."""
+    N = example.X.shape[1]
+    return {
+        "batch_size": example.batch_size,
+        "batches": example.batch_size < N,
+        "shuffle_seed": example.shuffle_seed,
+        "freeze": [notation.symbol(name) for name in example.freeze],
+        "weight_decay": f"{example.weight_decay:g}" if example.weight_decay else "",
+        "momentum": f"{example.momentum:g}" if example.momentum else "",
+    }
+
+
 def _step(index: int, step: TrainingStep, worked: WorkedExample, show: _Formatter) -> dict:
-    """One detailed step: every forward and backward value and the update."""
+    """One detailed step: its samples, every forward and backward value, the update."""
     exact = isinstance(step.loss, sympy.Basic)
-    definitions = worked.derivation
+    derivation, example = worked.derivation, worked.example
+    columns = list(step.samples)
+    batch = example.batch_size < example.X.shape[1] or example.shuffle_seed is not None
+    data = [show.matrix("X", example.X[:, columns]), show.matrix("Y", example.Y[:, columns])]
+    scalars = [d for d in derivation.forward if not isinstance(d.symbol, sympy.MatrixSymbol)]
     return {
         "index": index,
+        "samples": ", ".join(str(i + 1) for i in step.samples),
+        "data": data if batch else [],
         "forward": [show.matrix(tex(d.symbol), step.values[d.symbol.name])
-                    for d in definitions.forward if d.symbol != definitions.loss],
+                    for d in derivation.forward if d not in scalars],
+        "scalars": [{"symbol": tex(d.symbol), "value": show.number(step.values[d.symbol.name]),
+                     "decimal": number(float(step.values[d.symbol.name]), show.precision)
+                     if exact else ""} for d in scalars],
         "loss": show.number(step.loss),
         "loss_decimal": number(float(step.loss), show.precision) if exact else "",
         "backward": [show.matrix(tex(d.symbol), step.values[d.symbol.name])
-                     for d in definitions.backward],
+                     for d in derivation.backward],
+        "frozen": [notation.symbol(name) for name in example.freeze],
+        "velocity": [show.matrix(notation.velocity(n), v) for n, v in step.velocity.items()],
         "updated": [show.matrix(notation.updated(n), v) for n, v in step.updated.items()],
     }
 
@@ -173,7 +200,10 @@ def _loss_table(steps: tuple[TrainingStep, ...], show: _Formatter,
                for position in np.ndindex(value.shape)][:options.step_table_weights]
     return {
         "columns": [notation.entry(name, row + 1, column + 1) for name, (row, column) in columns],
+        "data_loss": steps[0].data_loss is not None,
         "rows": [{"step": i + 1, "loss": show.number(steps[i].loss),
+                  "data_loss": show.number(steps[i].data_loss)
+                  if steps[i].data_loss is not None else "",
                   "weights": [show.number(float(steps[i].parameters[name][position]))
                               for name, position in columns]}
                  for i in rows],
@@ -185,7 +215,8 @@ def _proof(worked: WorkedExample) -> dict | None:
     proof = worked.proof
     if proof is None:
         return None
-    delta = worked.derivation.backward[0]
+    output = f"delta{len(worked.derivation.activations)}"
+    delta = next(d for d in worked.derivation.backward if d.symbol.name == output)
     return {"kind": proof.kind, "classes": proof.classes, "loss": tex(proof.loss),
             "residual": tex(proof.residual), "symbol": tex(delta.symbol),
             "formula": tex(delta.expr)}

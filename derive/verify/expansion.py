@@ -15,7 +15,7 @@ import sympy
 
 from ..spec import Example
 from ..symbolic import Derivation
-from ..training import rational_matrix
+from ..training import rational, rational_matrix
 
 MAX_ENTRIES = 64
 """Largest number of parameters times samples that is still expanded (display and check)."""
@@ -23,7 +23,8 @@ MAX_ENTRIES = 64
 
 @dataclass(frozen=True)
 class Expansion:
-    """The expanded loss, the element-wise gradients and their difference from the matrix form."""
+    """The expanded objective (the loss, plus the decay term with weight decay), the
+    element-wise gradients and their difference from the matrix form."""
 
     weights: dict[str, sympy.Matrix]
     loss: sympy.Basic
@@ -63,12 +64,21 @@ def expand(derivation: Derivation, example: Example) -> Expansion:
         **dict(zip(derivation.widths, example.network.sizes)),
         **{p: weights[p.name] for p in derivation.parameters},
     }
+    if derivation.penalty is not None:
+        known[derivation.penalty] = rational(example.weight_decay)
     values = derivation.evaluate(known)
-    loss = values[derivation.loss]
+    loss = values[derivation.objective]
     elementwise, difference = {}, {}
     for parameter, gradient in zip(derivation.parameters, derivation.gradients):
         symbols = weights[parameter.name]
         elementwise[parameter.name] = symbols.applyfunc(lambda w: sympy.diff(loss, w))
         difference[parameter.name] = (elementwise[parameter.name] - values[gradient]).applyfunc(
-            sympy.expand)
+            _simplified)
     return Expansion(weights, loss, elementwise, difference)
+
+
+def _simplified(difference: sympy.Basic) -> sympy.Basic:
+    """The difference expanded, and where that leaves a sum of fractions (a softmax's
+    exponentials over their sum), put over one denominator and cancelled."""
+    expanded = sympy.expand(difference)
+    return expanded if expanded == 0 else sympy.cancel(sympy.together(expanded))

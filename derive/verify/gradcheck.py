@@ -14,7 +14,7 @@ import numpy as np
 
 from ..compile.compiled import Compiled
 from ..spec import Example
-from ..training import TrainingStep
+from ..training import TrainingStep, arguments
 
 STEP = 1e-5
 """The finite-difference step h: (L(θ + h) - L(θ - h)) / 2h."""
@@ -45,17 +45,20 @@ class Check:
 
 
 def gradient_check(example: Example, compiled: Compiled, first: TrainingStep) -> tuple[Check, ...]:
-    """Compare every gradient of the first training step with central differences."""
+    """Compare every gradient of the first training step (its samples, its objective: the loss,
+    plus the decay term with weight decay) with central differences."""
     parameters = {name: value.copy() for name, value in first.parameters.items()}
     relu_like = [f"S{layer}" for layer, activation in enumerate(example.network.activations, 1)
                  if "relu" in activation]
-    definitions = compiled.derivation.definitions
+    derivation = compiled.derivation
+    X, Y = example.X[:, list(first.samples)], example.Y[:, list(first.samples)]
 
     def signs_and_loss() -> tuple[list[np.ndarray], float]:
         with np.errstate(all="ignore"):
-            results = compiled.intermediates(example.X, example.Y, *parameters.values())
-        values = {d.symbol.name: r for d, r in zip(definitions, results)}
-        return [np.asarray(values[S]) > 0 for S in relu_like], float(values["L"])
+            results = compiled.intermediates(X, Y, *arguments(example, parameters))
+        values = {d.symbol.name: r for d, r in zip(derivation.definitions, results)}
+        return ([np.asarray(values[S]) > 0 for S in relu_like],
+                float(values[derivation.objective.name]))
 
     centre = [first.values[S] > 0 for S in relu_like]
     checks = []

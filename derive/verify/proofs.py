@@ -1,8 +1,11 @@
-"""The output-layer proofs: why sigmoid + bce and softmax + cross-entropy start from ŷ - y.
+"""The output-layer proofs: the steps whose matrix form SymPy proves entry by entry.
 
-SymPy differentiates one sample's loss with respect to the first pre-activation and shows that
-the difference from ŷ₁ - y₁ simplifies to 0. A softmax is proven for at most `PROOF_CLASSES`
-classes: the classes enter the loss symmetrically, so a larger k adds nothing but cost.
+sigmoid + bce and softmax + cross-entropy start from ŷ - y: SymPy differentiates one sample's
+loss with respect to the first pre-activation and shows that the difference from ŷ₁ - y₁
+simplifies to 0. A softmax with another loss passes its upstream gradient g back as
+z ∘ (g − 1 (zᵀ g)): SymPy differentiates Σ_j g_j softmax_j(s) with respect to s₁ and shows the
+difference from z₁ (g₁ − Σ_j z_j g_j) simplifies to 0. A softmax is proven for at most
+`PROOF_CLASSES` classes: the classes enter symmetrically, so a larger k adds nothing but cost.
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ class OutputProof:
 
 
 def output_proof(kind: str, classes: int) -> OutputProof:
-    """The proof for the `kind` of output shortcut ("sigmoid_bce" or "softmax_ce")."""
+    """The proof for the `kind` of output layer: "sigmoid_bce", "softmax_ce" or "softmax_vjp"."""
     if kind == "sigmoid_bce":
         return _sigmoid_bce()
+    if kind == "softmax_vjp":
+        return _softmax_vjp(min(classes, PROOF_CLASSES))
     return _softmax_ce(min(classes, PROOF_CLASSES))
 
 
@@ -56,3 +61,15 @@ def _softmax_ce(k: int) -> OutputProof:
     ell = -sum(yj * (sj - sympy.log(total)) for yj, sj in zip(y, s))
     residual = sympy.diff(ell, s[0]) - (sympy.exp(s[0]) / total - y[0])
     return OutputProof("softmax_ce", k, ell, sympy.simplify(residual.subs(y[-1], 1 - sum(y[:-1]))))
+
+
+@cache
+def _softmax_vjp(k: int) -> OutputProof:
+    """`loss` is the upstream gradient's product with the softmax, gᵀ softmax(s)."""
+    s = sympy.symbols(f"s1:{k + 1}", real=True)
+    g = sympy.symbols(f"g1:{k + 1}", real=True)
+    total = sum(sympy.exp(v) for v in s)
+    z = [sympy.exp(v) / total for v in s]
+    product = sum(gj * zj for gj, zj in zip(g, z))
+    residual = sympy.diff(product, s[0]) - z[0] * (g[0] - product)
+    return OutputProof("softmax_vjp", k, product, sympy.simplify(residual))

@@ -1,0 +1,338 @@
+"""The generated-code cache executes only files derive wrote, survives damaged ones, stays bounded."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from derive import api
+from derive.api import gradient_function
+from derive.compile import cache as codegen
+from derive.compile import printer
+from derive.spec import Network
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = Network((2, 3, 1), ("relu", "linear"), "l2", False)
+AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+
+FRESH_PROCESS = """
+import json, sys
+import numpy as np
+from derive import dL_dW1
+X, y, W1, W2 = (np.array(a) for a in json.load(sys.stdin))
+print(json.dumps({"dL_dW1": dL_dW1(X, y, W1, W2).tolist(), "sympy": "sympy" in sys.modules}))
+"""
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh cache directory, not yet created, for each test; the user's cache is never touched."""
+    directory = tmp_path / "cache"
+    monkeypatch.setenv(codegen.CACHE_VARIABLE, str(directory))
+    monkeypatch.setattr(api, "_modules", {})
+    return directory
+
+
+def stamped(body: bytes) -> bytes:
+    """A cache file in the specified format: the SHA-256 of the rest on its first line."""
+    return b"# derive-cache sha256=" + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+def assert_written_by_derive(path: Path, body: bytes) -> None:
+    """`path` is a private regular file of ours holding `body` under its hash line."""
+    status = path.lstat()
+    assert stat.S_ISREG(status.st_mode) and status.st_uid == os.getuid()
+    assert stat.S_IMODE(status.st_mode) == 0o600
+    assert path.read_bytes() == stamped(body)
+
+
+def seed_problem() -> tuple[np.ndarray, ...]:
+    """X (2 x 4), y, W1 (3 x 2) and W2 (1 x 3) for the seed network."""
+    rng = np.random.default_rng(7)
+    return rng.normal(size=(2, 4)), rng.normal(size=4), rng.normal(size=(3, 2)), rng.normal(size=(1, 3))
+
+
+def seed_dL_dW1(X: np.ndarray, y: np.ndarray, W1: np.ndarray, W2: np.ndarray) -> np.ndarray:
+    """dL/dW1 of L = 1/(2N) sum (y - W2 relu(W1 X))^2, by hand."""
+    N = X.shape[1]
+    S1 = W1 @ X
+    y_hat = W2 @ np.maximum(S1, 0.0)
+    return ((W2.T @ ((y_hat - y) / N)) * (S1 > 0)) @ X.T
+
+
+def fresh_process(cache: Path) -> dict:
+    """`from derive import dL_dW1` and a call in a new interpreter: its gradient and SymPy use."""
+    env = {**os.environ, codegen.CACHE_VARIABLE: str(cache), "PYTHONPATH": str(ROOT)}
+    arguments = json.dumps([a.tolist() for a in seed_problem()])
+    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS], input=arguments, env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def seed_file(cache: Path) -> Path:
+    """The seed's cache file, as a first `from derive import dL_dW1` writes it."""
+    fresh_process(cache)
+    (path,) = cache.glob("*.py")
+    return path
+
+
+def generations(monkeypatch: pytest.MonkeyPatch) -> list[Network]:
+    """Record each call of SymPy's code generation (a cache miss)."""
+    calls: list[Network] = []
+    original = printer.gradient_module
+
+    def recording(network: Network, names=("gradients",)) -> str:
+        calls.append(network)
+        return original(network, names)
+
+    monkeypatch.setattr(printer, "gradient_module", recording)
+    return calls
+
+
+def entry(request: str) -> Path:
+    """The cache file of `request`."""
+    return codegen.cache_dir() / f"{codegen.cache_key(request)}.py"
+
+
+def evil(body: bytes, marker: Path) -> bytes:
+    """`body`, still defining every function, plus code that leaves `marker` if executed."""
+    return body + f"\nopen({str(marker)!r}, 'w').close()\n".encode()
+
+
+def world_writable(path: Path, body: bytes) -> None:
+    """Plant `body`, correctly stamped, in a file anyone may write."""
+    path.write_bytes(stamped(body))
+    path.chmod(0o666)
+
+
+def group_writable(path: Path, body: bytes) -> None:
+    """Plant `body`, correctly stamped, in a file its group may write."""
+    path.write_bytes(stamped(body))
+    path.chmod(0o620)
+
+
+def other_owner(path: Path, body: bytes) -> None:
+    """Plant `body`, correctly stamped, in a private file of another user."""
+    path.write_bytes(stamped(body))
+    path.chmod(0o600)
+    os.chown(path, 65534, 65534)
+
+
+def hash_mismatch(path: Path, body: bytes) -> None:
+    """Plant `body` under the hash of the code derive wrote there."""
+    header = path.read_bytes().partition(b"\n")[0]  # derive's own line, for the code it wrote
+    path.write_bytes(header + b"\n" + body)
+
+
+def symlink(path: Path, body: bytes) -> None:
+    """Replace the file by a link to a correctly stamped, private file of ours holding `body`."""
+    target = path.parent.parent / "elsewhere.py"
+    target.write_bytes(stamped(body))
+    target.chmod(0o600)
+    path.unlink()
+    path.symlink_to(target)
+
+
+def fifo(path: Path, body: bytes) -> None:
+    """Replace the file by an empty named pipe."""
+    path.unlink()
+    os.mkfifo(path, 0o600)  # opening it for reading would block until a writer comes
+
+
+def test_a_trusted_file_is_executed_without_sympy(seed_file, tmp_path):
+    # The control for the next test: the same planted code runs when every check passes.
+    marker = tmp_path / "pwned"
+    body = seed_file.read_bytes().partition(b"\n")[2]
+    seed_file.write_bytes(stamped(evil(body, marker)))
+    result = fresh_process(seed_file.parent)
+    assert marker.exists() and not result["sympy"]
+    np.testing.assert_allclose(result["dL_dW1"], seed_dL_dW1(*seed_problem()), rtol=1e-12)
+
+
+@pytest.mark.parametrize("plant", [
+    world_writable, group_writable, pytest.param(other_owner, marks=AS_ROOT), hash_mismatch, symlink, fifo,
+], ids=lambda plant: plant.__name__)
+def test_an_untrusted_file_is_never_executed(plant: Callable[[Path, bytes], None], seed_file, tmp_path):
+    marker = tmp_path / "pwned"
+    body = seed_file.read_bytes().partition(b"\n")[2]
+    plant(seed_file, evil(body, marker))
+    result = fresh_process(seed_file.parent)
+    assert not marker.exists()
+    assert result["sympy"]  # derived again
+    np.testing.assert_allclose(result["dL_dW1"], seed_dL_dW1(*seed_problem()), rtol=1e-12)
+    assert_written_by_derive(seed_file, body)
+
+
+def test_a_pipe_in_place_of_a_file_is_never_read_as_code(cache):
+    cache.mkdir(mode=0o700)
+    path = entry("request")
+    os.mkfifo(path, 0o600)
+    writer = os.open(path, os.O_RDWR)  # holds the pipe open with a trusted-looking module in it
+    try:
+        os.write(writer, stamped(b"x = 'planted'\n"))
+        assert codegen.cached("request", lambda: "x = 1\n", names=("x",))["x"] == 1
+    finally:
+        os.close(writer)
+    assert_written_by_derive(path, b"x = 1\n")
+
+
+DAMAGE = {
+    "invalid-utf8": stamped(b"gradients = '\xff\xfe'\n"),
+    "empty": b"",
+    "truncated": None,  # the real file cut in half
+    "syntax-error": stamped(b"def gradients(:\n"),
+    "raises-when-executed": stamped(b"raise RuntimeError('damaged')\n"),
+    "missing-names": stamped(b"x = 1\n"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_file_is_regenerated_without_a_traceback(damage, cache, monkeypatch, capfd):
+    calls = generations(monkeypatch)
+    gradient_function(SEED)
+    (path,) = cache.glob("*.py")
+    written = path.read_bytes()
+    path.write_bytes(DAMAGE[damage] if DAMAGE[damage] is not None else written[: len(written) // 2])
+    api._modules.clear()
+    X, y, W1, W2 = seed_problem()
+    np.testing.assert_allclose(gradient_function(SEED)(X, y, W1, W2)[0], seed_dL_dW1(X, y, W1, W2),
+                               rtol=1e-12)
+    assert len(calls) == 2 and capfd.readouterr().err == ""
+    assert_written_by_derive(path, written.partition(b"\n")[2])
+    api._modules.clear()
+    gradient_function(SEED)
+    assert len(calls) == 2  # the repaired file is a hit
+
+
+def test_files_are_private_stamped_and_leave_no_temporaries(cache):
+    namespace = codegen.cached("request", lambda: "x = 1\n", names=("x",))
+    assert namespace["x"] == 1
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    (path,) = cache.iterdir()
+    assert path.name == f"{codegen.cache_key('request')}.py"
+    assert_written_by_derive(path, b"x = 1\n")
+
+
+def test_a_file_is_synced_before_it_is_renamed_into_place(cache, monkeypatch):
+    events: list[str] = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(handle: int) -> None:
+        events.append("sync directory" if stat.S_ISDIR(os.fstat(handle).st_mode) else "sync file")
+        fsync(handle)
+
+    def recording_replace(source: str, destination: str) -> None:
+        events.append("rename")
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    codegen.cached("request", lambda: "x = 1\n", names=("x",))
+    assert events == ["sync file", "rename", "sync directory"]
+
+
+def refuse(code: int) -> Callable[..., None]:
+    """A stand-in for a system call that fails with `code`."""
+    def refused(*arguments, **keywords) -> None:
+        raise OSError(code, os.strerror(code))
+    return refused
+
+
+# As root, permission bits do not stop writes, so the refusals the kernel gives are simulated.
+FAILED_WRITES = {
+    "read-only": (tempfile, "mkstemp", errno.EROFS),
+    "disk-full": (os, "fsync", errno.ENOSPC),
+    "rename-refused": (os, "replace", errno.EACCES),
+}
+
+
+@pytest.mark.parametrize("failure", FAILED_WRITES)
+def test_a_failed_write_leaves_no_temporary_and_the_code_still_runs(failure, cache, monkeypatch):
+    module, name, code = FAILED_WRITES[failure]
+    monkeypatch.setattr(module, name, refuse(code))
+    assert codegen.cached("request", lambda: "x = 1\n", names=("x",))["x"] == 1
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_a_read_only_cache_still_gives_gradients(cache, monkeypatch):
+    calls = generations(monkeypatch)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse(errno.EROFS))
+    X, y, W1, W2 = seed_problem()
+    for _ in range(2):
+        api._modules.clear()
+        np.testing.assert_allclose(gradient_function(SEED)(X, y, W1, W2)[0], seed_dL_dW1(X, y, W1, W2),
+                                   rtol=1e-12)
+    assert len(calls) == 2  # each process generates its code in memory
+
+
+def test_a_read_only_warm_cache_is_still_read(cache, monkeypatch):
+    calls = generations(monkeypatch)
+    gradient_function(SEED)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse(errno.EROFS))
+    monkeypatch.setattr(os, "utime", refuse(errno.EROFS))
+    api._modules.clear()
+    X, y, W1, W2 = seed_problem()
+    np.testing.assert_allclose(gradient_function(SEED)(X, y, W1, W2)[0], seed_dL_dW1(X, y, W1, W2),
+                               rtol=1e-12)
+    assert len(calls) == 1
+
+
+def write_entries(count: int) -> None:
+    """Cache `count` small modules, requests r0, r1, ..."""
+    for i in range(count):
+        codegen.cached(f"r{i}", lambda: "x = 1\n", names=("x",))
+
+
+def test_the_cache_keeps_at_most_max_entries(cache, monkeypatch):
+    assert codegen.MAX_ENTRIES == 256
+    monkeypatch.setattr(codegen, "MAX_ENTRIES", 3)
+    write_entries(6)
+    assert len(list(cache.glob("*.py"))) == 3
+
+
+def test_pruning_deletes_the_least_recently_used(cache, monkeypatch):
+    monkeypatch.setattr(codegen, "MAX_ENTRIES", 3)
+    write_entries(3)
+    now = time.time()
+    for age, request in ((300, "r0"), (200, "r1"), (100, "r2")):
+        os.utime(entry(request), (now - age, now - age))
+    codegen.cached("r0", lambda: pytest.fail("r0 is cached"), names=("x",))  # a hit counts as a use
+    codegen.cached("r3", lambda: "x = 1\n", names=("x",))
+    assert sorted(cache.glob("*.py")) == sorted(entry(r) for r in ("r0", "r2", "r3"))
+
+
+def test_pruning_deletes_stale_temporaries_and_nothing_else(cache):
+    cache.mkdir()
+    key = codegen.cache_key("left behind")
+    stale, fresh = cache / f".{key}-stale.tmp", cache / f".{key}-fresh.tmp"
+    others = [cache / "notes.txt", cache / "mine.py"]
+    for path in (stale, fresh, *others):
+        path.write_text("")
+    two_hours_ago = time.time() - 7200
+    for path in (stale, *others):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    write_entries(1)
+    assert not stale.exists()
+    assert fresh.exists() and all(path.exists() for path in others)
+
+
+def test_pruning_never_raises(cache, monkeypatch):
+    monkeypatch.setattr(codegen, "MAX_ENTRIES", 1)
+    write_entries(1)
+    monkeypatch.setattr(os, "unlink", refuse(errno.EACCES))
+    write_entries(3)
+    assert len(list(cache.glob("*.py"))) == 3
