@@ -44,8 +44,8 @@ def gradient_function(network: Network) -> GradientFunction:
     X is d x N (columns are samples), y is k x N or a length-N vector when k = 1; parameters come
     in the order W1, (b1,) W2, (b2,) ... with biases as columns or flat vectors.
     """
-    module = _module(network.activations, network.loss, network.bias, ("gradients",),
-                     lambda: network)
+    module = _module(network.activations, network.loss, network.bias, network.leaky_slope,
+                     ("gradients",), lambda: network)
     return runtime.blocked(module["gradients"], bias=network.bias)
 
 
@@ -53,17 +53,17 @@ def gradient_function(network: Network) -> GradientFunction:
 def seed_functions() -> dict[str, Callable]:
     """`gradients`, `dL_dW1` and `dL_dW2` for the seed architecture, each lambdified by SymPy."""
     names = ("gradients", "dL_dW1", "dL_dW2")
-    module = _module(_SEED_ACTIVATIONS, _SEED_LOSS, _SEED_BIAS, names, seed_network)
+    module = _module(_SEED_ACTIVATIONS, _SEED_LOSS, _SEED_BIAS, 0.01, names, seed_network)
     functions = {name: runtime.blocked(module[name], bias=_SEED_BIAS) for name in names}
     return functions | {name: _only(functions[name]) for name in ("dL_dW1", "dL_dW2")}
 
 
-def _module(activations: tuple[str, ...], loss: str, bias: bool, names: tuple[str, ...],
-            network: Callable[[], Network]) -> dict[str, Any]:
+def _module(activations: tuple[str, ...], loss: str, bias: bool, leaky_slope: float,
+            names: tuple[str, ...], network: Callable[[], Network]) -> dict[str, Any]:
     """The generated gradient functions `names` of an architecture: from this process, the disk
     cache, or (on a miss) SymPy, which is imported only then."""
     request = (f"gradient module: activations={activations!r} loss={loss!r} bias={bias!r} "
-               f"functions={names!r}")
+               f"leaky_slope={leaky_slope!r} functions={names!r}")
     if request not in _modules:
         def generate() -> str:
             from .compile.printer import gradient_module

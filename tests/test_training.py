@@ -128,7 +128,7 @@ def test_shuffled_batches_visit_every_sample_once_per_pass(tmp_path):
     assert samples == [step.samples for step in worked_example(path).steps]
 
 
-MAZUR = ROOT / "examples" / "mazur.toml"
+MAZUR = ROOT / "examples" / "sigmoid-frozen-biases.toml"
 
 
 def test_mazur_worked_example_reproduces_his_printed_numbers():
@@ -215,3 +215,19 @@ def test_a_leaky_slope_outside_0_to_1_is_one_line(tmp_path, capsys):
                     .replace('loss = "l2"', 'loss = "l2"\nleaky_slope = 2'))
     assert main(["values", str(path)]) == 2
     assert capsys.readouterr().err.strip() == f"{path}: network.leaky_slope: must be between 0 and 1, not 2"
+
+
+def test_gradient_functions_of_different_leaky_slopes_are_different_code(tmp_path, monkeypatch):
+    from derive.api import gradient_function
+    from derive.spec import Network
+
+    monkeypatch.setenv("DERIVE_CACHE_DIR", str(tmp_path))
+    X, y = np.array([[-1.0, 2.0]]), np.array([0.5, 0.5])
+    W1, W2 = np.array([[1.0]]), np.array([[1.0]])
+    for slope in (0.01, 0.2):
+        network = Network((1, 1, 1), ("leaky_relu", "linear"), "l2", False, slope)
+        dW1, _ = gradient_function(network)(X, y, W1, W2)
+        # dL/dW1 = Σ_n (z_n - y_n) f'(s_n) x_n / N with s = x: the leaky sample has slope `slope`.
+        z = np.where(X > 0, X, slope * X)
+        expected = np.sum((z - y) * np.where(X > 0, 1.0, slope) * X) / 2
+        np.testing.assert_allclose(dW1, [[expected]], rtol=1e-12)
