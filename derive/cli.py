@@ -1,4 +1,4 @@
-"""The command line: `python -m derive values|check|variants|build ...`.
+"""The command line: `python -m derive values|check|variants|new|build ...`.
 
 Every bad input ends a command with exit code 2 and one line on standard error; the example
 files and output folders are checked before any work starts. A reader that stops early
@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     variants.add_argument("--count", type=int, default=3)
     variants.add_argument("--seed", type=int, default=0)
     variants.add_argument("--out", type=Path, default=Path("variants"))
+    new = commands.add_parser("new", help="create a project: mkdocs.yml, docs/ and a first example")
+    new.add_argument("directory", type=Path)
     build = commands.add_parser("build", help="build the site (default: every examples/*.toml)")
     build.add_argument("examples", type=Path, nargs="*")
     build.add_argument("--site-dir", type=Path, default=Path("site"))
@@ -66,6 +68,8 @@ def _run(args: argparse.Namespace) -> int:
         return _check(args.examples)
     if args.command == "variants":
         return _variants(args.example, args.count, args.seed, args.out)
+    if args.command == "new":
+        return _new(args.directory)
     return _build(args.examples, args.site_dir)
 
 
@@ -112,10 +116,23 @@ def _variants(path: Path, count: int, seed: int, out: Path) -> int:
     return 0
 
 
+def _new(directory: Path) -> int:
+    from .project import new_project
+
+    for path in new_project(directory):
+        print(f"wrote {path}", file=sys.stderr)
+    print(f"build it with: cd {directory} && python -m derive build (or serve it live with "
+          "mkdocs serve)", file=sys.stderr)
+    return 0
+
+
 def _build(examples: list[Path], site_dir: Path) -> int:
     from .site.build import build_site
     from .spec import load_example
 
+    if not Path("mkdocs.yml").is_file():
+        raise DeriveError("mkdocs.yml: not in this folder; run the build where it is, or start a "
+                          "project with: python -m derive new DIR")
     for path in examples:
         load_example(path)
     _require_folder("--site-dir", site_dir)

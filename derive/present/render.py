@@ -17,7 +17,11 @@ import jinja2
 
 from .latex import escape_latex
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+_PACKAGE = Path(__file__).resolve().parents[1]
+TEMPLATES = (_PACKAGE / "templates" if (_PACKAGE / "templates").is_dir()
+             else _PACKAGE.parent / "templates")
+"""derive's templates: inside the installed package (a wheel maps the project's top-level
+templates/ folder there), else beside the package (a checkout, an editable install)."""
 
 _MARKDOWN_SPECIALS = re.compile(r"[\\`*_{}\[\]()#+\-!|$~<>&]")
 

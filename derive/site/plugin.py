@@ -32,7 +32,7 @@ from mkdocs.utils.meta import get_data
 
 from ..errors import DeriveError
 from ..present.pages import example_files
-from ..present.render import escape_markdown
+from ..present.render import TEMPLATES, escape_markdown
 from ..present.view import RenderOptions
 from ..worked import worked_example
 
@@ -50,6 +50,13 @@ MATHJAX_FILES = (
     "es5/output/chtml/fonts/woff-v2/*.woff",
     "es5/input/tex/extensions/*.js",
 )
+# derive's own script (MathJax's configuration, typesetting, copy buttons) and stylesheet.
+ASSETS_URI = "assets/derive"
+SCRIPT = f"{ASSETS_URI}/derive.js"
+STYLESHEET = f"{ASSETS_URI}/derive.css"
+# The Markdown extensions the generated pages use, with the options they need.
+EXTENSIONS = {"pymdownx.arithmatex": {"generic": True}, "admonition": {}, "tables": {},
+              "pymdownx.superfences": {}, "attr_list": {}, "md_in_html": {}}
 # Replaced, in a hand-written page, by a list of links to every example page.
 EXAMPLES_MARKER = "<!-- derive:examples -->"
 
@@ -101,6 +108,11 @@ def generate_example_files(paths: list[Path], options: RenderOptions = RenderOpt
     return generated
 
 
+def asset_files() -> dict[str, Path]:
+    """derive's script and stylesheet, by their path in the site."""
+    return {f"{ASSETS_URI}/{path.name}": path for path in sorted((TEMPLATES / "assets").iterdir())}
+
+
 def mathjax_files() -> dict[str, Path]:
     """The MathJax files the site needs, by their path in the site."""
     found = {
@@ -121,15 +133,21 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         self._date: str | None = None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
-        """Remember the project root and load MathJax after the page's own scripts (its config)."""
+        """Remember the project root, turn on the Markdown extensions the pages need, and load
+        derive's script, then MathJax, after the site's own scripts."""
         if config.config_file_path:
             self._root = Path(config.config_file_path).resolve().parent
-        config.extra_javascript.append(MATHJAX_SCRIPT)
+        for extension, options in EXTENSIONS.items():
+            if extension not in config.markdown_extensions:
+                config.markdown_extensions.append(extension)
+            config.mdx_configs[extension] = {**config.mdx_configs.get(extension, {}), **options}
+        config.extra_javascript.extend([SCRIPT, MATHJAX_SCRIPT])
+        config.extra_css.append(STYLESHEET)
         return config
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         """Publish MathJax and every example's pages, and list them in the navigation."""
-        for uri, path in mathjax_files().items():
+        for uri, path in {**mathjax_files(), **asset_files()}.items():
             _add(files, File.generated(config, uri, abs_src_path=str(path)), path)
         paths = self.example_paths()
         try:

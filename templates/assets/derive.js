@@ -1,4 +1,5 @@
-/* MathJax configuration for derive's site (MathJax itself is served from the site, not a CDN).
+/* MathJax configuration for a site with derive's pages (MathJax itself is served from the site,
+ * not a CDN); the derive plugin loads this script before MathJax.
  *
  * pymdownx.arithmatex (generic mode) wraps each formula in an element of class "arithmatex",
  * delimited by \( \) or \[ \]; MathJax processes those elements only. MathJax's own start-up
@@ -28,15 +29,23 @@ window.MathJax = {
   },
 };
 
-/* Typeset each page Material shows (the first one and any reached by instant navigation). */
-document$.subscribe(() => {
+/* Typeset each page shown: with Material, the first one and any reached by instant navigation
+ * (its document$); with other themes, the page once loaded. */
+function typesetPage() {
   typesetQueue = typesetQueue.then(() => {
     MathJax.startup.output.clearCache();
     MathJax.typesetClear();
     MathJax.texReset();
     return MathJax.typesetPromise().then(addCopyButtons);
   });
-});
+}
+if (typeof document$ !== "undefined") {
+  document$.subscribe(typesetPage);
+} else if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", typesetPage);
+} else {
+  typesetPage();
+}
 
 /* A "copy LaTeX" button under each displayed matrix: copies its bmatrix, ready to paste. */
 function addCopyButtons() {

@@ -1,0 +1,76 @@
+"""derive outside its repository: a wheel installed in a fresh virtual environment makes a new
+project whose site builds with plain `mkdocs build`, offline math included."""
+
+import json
+import re
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from derive.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The python of a fresh virtual environment with derive installed from its wheel (the
+    other packages come from this environment, so nothing is downloaded)."""
+    folder = tmp_path_factory.mktemp("install")
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(folder / "wheel"), str(ROOT)], folder)
+    venv.create(folder / "venv", system_site_packages=True, with_pip=True)
+    python = folder / "venv" / "bin" / "python"
+    (wheel,) = (folder / "wheel").glob("derive-*.whl")
+    run([str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], folder)
+    where = run([str(python), "-c", "import derive; print(derive.__file__)"], folder).stdout
+    assert where.startswith(str(folder / "venv")), where
+    return python
+
+
+def test_a_new_project_from_the_wheel_builds_with_mkdocs(installed, tmp_path):
+    project = tmp_path / "course"
+    run([str(installed), "-m", "derive", "new", str(project)], tmp_path)
+    second = (project / "examples" / "first.toml").read_text().replace(
+        'title = "A first worked example"', 'title = "A second one"').replace(
+        "learning_rate = 0.5", "learning_rate = 0.25")
+    (project / "examples" / "second.toml").write_text(second)
+    run([str(installed), "-m", "mkdocs", "build", "--strict"], project)
+    site = project / "site"
+    for name in ("first", "second"):
+        page = (site / "examples" / name / "index.html").read_text()
+        key = json.loads(run([str(installed), "-m", "derive", "values",
+                              f"examples/{name}.toml"], project).stdout)
+        updated = key["steps"][0]["updated"]["W2"][0]
+        shown = re.search(r"W\^\{\[2\]\}_\{\\text\{new\}\} = \\begin\{bmatrix\}([^\\]*)", page)
+        assert [float(v) for v in shown.group(1).split("&amp;")] == [round(v, 4) for v in updated]
+    assert (site / "assets" / "mathjax" / "tex-chtml.js").is_file()
+    assert (site / "assets" / "derive" / "derive.js").is_file()
+    home = (site / "index.html").read_text()
+    assert "A second one" in home and "A first worked example" in home
+    assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", home)
+
+
+def test_new_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
+    (tmp_path / "notes.md").write_text("mine")
+    assert main(["new", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"{tmp_path}: exists and is not an empty folder; choose a new name"
+    assert (tmp_path / "notes.md").read_text() == "mine"
+
+
+def test_build_outside_a_project_says_what_to_do(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["build"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "python -m derive new DIR" in line
