@@ -45,6 +45,24 @@ class WorkedExample:
     expansion: Expansion | None
     proof: OutputProof | None
 
+    def _repr_markdown_(self) -> str:
+        """The derivation and every step, as Jupyter shows an object (math rendered)."""
+        from .present.notebook import markdown
+
+        return markdown(self)
+
+    def matrix(self, name: str, step: int = 1) -> str:
+        """One quantity of one step as the page's LaTeX (a bmatrix; a number for L)."""
+        from .present.notebook import matrix
+
+        return matrix(self, name, step)
+
+    def latex(self) -> str:
+        """The whole worked example as a standalone LaTeX document."""
+        from .present.notebook import latex
+
+        return latex(self)
+
     def require_checked(self) -> None:
         """Raise naming the example and the parameter when a gradient check failed."""
         for check in self.checks:

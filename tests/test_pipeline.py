@@ -10,6 +10,7 @@ import derive.present.figures
 import derive.present.pages
 import derive.worked
 from derive.cli import main
+from derive.errors import DeriveError
 from derive.present.view import RenderOptions, view
 from derive.worked import worked_example
 
@@ -95,11 +96,12 @@ def test_each_command_derives_and_trains_each_example_once(command, counted, tmp
 
 
 def imports(path: Path) -> set[str]:
-    """The derive modules a module imports, at any level of its code."""
+    """The derive modules a module imports when it is imported (its top-level statements);
+    an import inside a function runs on use, from a module already loaded."""
     module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.ImportFrom):
             base = package
             for _ in range(node.level - 1):
@@ -131,3 +133,20 @@ def test_the_package_has_no_import_cycles():
 
     for module in sorted(graph):
         visit(module, [])
+
+
+def test_a_worked_example_shows_itself_in_a_notebook():
+    worked = worked_example(ROOT / "examples" / "seed.toml")
+    page = worked._repr_markdown_()
+    assert page.startswith("# Seed") and "$$" in page
+    assert "![" not in page and "!!! note" not in page and "title:" not in page
+    for name, step, value in [("dL_dW2", 1, worked.steps[0].gradients["W2"]),
+                              ("W2_new", 2, worked.steps[1].updated["W2"])]:
+        expected = " & ".join(f"{v:.4f}" for v in value.ravel())
+        assert worked.matrix(name, step) == rf"\begin{{bmatrix}}{expected}\end{{bmatrix}}"
+    assert worked.matrix("L") == f"{worked.steps[0].loss:.4f}"
+    assert worked.latex().startswith(r"\documentclass")
+    with pytest.raises(DeriveError, match="not a quantity of this example; use one of X, Y"):
+        worked.matrix("Q")
+    with pytest.raises(DeriveError, match="step: must be between 1 and 2"):
+        worked.matrix("L", 3)

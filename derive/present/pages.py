@@ -24,7 +24,8 @@ def example_files(worked: WorkedExample, options: RenderOptions = RenderOptions(
                "loss_alt": loss_alt(losses) if len(losses) > 1 else ""}
     name = worked.example.name
     files = {
-        f"examples/{name}.md": render("example.md.j2", templates, page=page, **figures),
+        f"examples/{name}.md": render("example.md.j2", templates, page=page, site=True,
+                                      **figures),
         f"examples/{name}.tex": document(page, templates),
         f"examples/{name}.json": to_json(answer_key(worked)),
         f"examples/{name}-network.svg": network_diagram(
