@@ -40,24 +40,50 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    """The four commands and their options (argparse reports a malformed one with usage)."""
-    parser = argparse.ArgumentParser(prog="python -m derive", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    values = commands.add_parser("values", help="print an example's numbers as JSON")
-    values.add_argument("example", type=Path)
-    check = commands.add_parser("check", help="compare gradients with finite differences")
-    check.add_argument("examples", type=Path, nargs="*")
-    variants = commands.add_parser("variants", help="write exam variants with answer keys")
-    variants.add_argument("example", type=Path)
-    variants.add_argument("--count", type=int, default=3)
-    variants.add_argument("--seed", type=int, default=0)
-    variants.add_argument("--out", type=Path, default=Path("variants"))
-    new = commands.add_parser("new", help="create a project: mkdocs.yml, docs/ and a first example")
-    new.add_argument("directory", type=Path)
-    build = commands.add_parser("build", help="build the site (default: every examples/*.toml)")
-    build.add_argument("examples", type=Path, nargs="*")
-    build.add_argument("--site-dir", type=Path, default=Path("site"))
+    """The commands and their options, each with its help and default (argparse reports a
+    malformed one with usage and exit code 2)."""
+    program = "derive" if Path(sys.argv[0]).name == "derive" else "python -m derive"
+    parser = argparse.ArgumentParser(
+        prog=program, description="Backpropagation derived by SymPy, evaluated by NumPy, "
+        "rendered as worked examples (an MkDocs site, LaTeX documents, JSON answer keys).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help,
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+    values = command("values", "print every number of an example's training steps as JSON")
+    values.add_argument("example", type=Path, help="an example file (TOML)")
+    check = command("check", "compare each gradient with central finite differences "
+                             "(exit code 1 when one disagrees)")
+    check.add_argument("examples", type=Path, nargs="*",
+                       help="example files (default: every examples/*.toml)")
+    variants = command("variants", "write exam variants: the same network with fresh numbers, "
+                                   "each with its answer key (.json) and document (.tex)")
+    variants.add_argument("example", type=Path, help="the example file to vary")
+    variants.add_argument("--count", type=int, default=3, help="how many variants (1 to 100)")
+    variants.add_argument("--seed", type=int, default=0,
+                          help="the random seed: the same seed gives the same files")
+    variants.add_argument("--out", type=Path, default=Path("variants"),
+                          help="the folder to write (replaced whole, only if derive made it)")
+    new = command("new", "create a project: mkdocs.yml, docs/index.md and a first example")
+    new.add_argument("directory", type=Path, help="the folder to create (new or empty)")
+    build = command("build", "build the site of mkdocs.yml in this folder")
+    build.add_argument("examples", type=Path, nargs="*",
+                       help="example files (default: the plugin's examples, examples/*.toml)")
+    build.add_argument("--site-dir", type=Path, default=Path("site"),
+                       help="the folder to write (replaced whole, only if derive made it)")
     return parser
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("derive")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -137,7 +163,11 @@ def _build(examples: list[Path], site_dir: Path) -> int:
         load_example(path)
     _require_folder("--site-dir", site_dir)
     built = build_site(examples or None, site_dir)
-    print(f"built {built}; serve it with: mkdocs serve", file=sys.stderr)
+    if examples:
+        # `mkdocs serve` shows mkdocs.yml's examples, not this selection.
+        print(f"built {built}; open {built / 'index.html'}", file=sys.stderr)
+    else:
+        print(f"built {built}; serve it with: mkdocs serve", file=sys.stderr)
     return 0
 
 

@@ -32,7 +32,7 @@ def fetch_until(url: str, wanted: str, seconds: float = 60) -> str:
     raise AssertionError(f"{url} never showed {wanted!r}")
 
 
-def test_serve_regenerates_a_page_when_its_example_changes(tmp_path):
+def test_serve_regenerates_a_page_when_its_example_changes_and_shows_its_errors(tmp_path):
     project = tmp_path / "project"
     shutil.copytree(ROOT / "docs", project / "docs")
     shutil.copy(ROOT / "mkdocs.yml", project / "mkdocs.yml")
@@ -51,6 +51,13 @@ def test_serve_regenerates_a_page_when_its_example_changes(tmp_path):
         example.write_text(example.read_text().replace("Seed: a 2-3-1", "Renamed: a 2-3-1"))
         fetch_until(url, "Renamed: a 2-3-1 ReLU network")
         assert not (project / "docs" / "examples").exists()  # nothing written into docs/
+        # A broken example shows its one-line error on its page; fixed, the page comes back.
+        good = example.read_text()
+        example.write_text(good.replace("steps = 2", "steps = 0"))
+        broken = fetch_until(url, "This example cannot be built")
+        assert "training.steps: must be between 1 and 10000, not 0" in broken
+        example.write_text(good)
+        fetch_until(url, "Renamed: a 2-3-1 ReLU network")
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -16,6 +16,8 @@ import glob
 import html
 import os
 import posixpath
+import sys
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,9 +34,9 @@ from mkdocs.utils.meta import get_data
 
 from ..errors import DeriveError
 from ..present.pages import example_files
-from ..present.render import TEMPLATES, escape_markdown
+from ..present.render import TEMPLATES, escape_markdown, render
 from ..present.view import RenderOptions
-from ..worked import worked_example
+from ..worked import WorkedExample, worked_example
 
 log = get_plugin_logger(__name__)
 
@@ -92,14 +94,34 @@ def example_paths(root: Path, patterns: str | list[str]) -> list[Path]:
     return found
 
 
-def generate_example_files(paths: list[Path], options: RenderOptions = RenderOptions(),
-                           templates: tuple[Path, ...] = ()) -> dict[str, GeneratedFile]:
-    """Every example's generated files by docs-relative path; two examples may not share one."""
+def generate_example_files(
+    paths: list[Path], options: RenderOptions = RenderOptions(), templates: tuple[Path, ...] = (),
+    *, worked: dict[Path, WorkedExample] | None = None, failures: list[str] | None = None,
+) -> dict[str, GeneratedFile]:
+    """Every example's generated files by docs-relative path; two examples may not share one.
+
+    `worked`, when given, receives each example's WorkedExample. With `failures` (while
+    `mkdocs serve` runs) an example that cannot be built gets a page showing its error, and the
+    message is added to the list, instead of stopping the build.
+    """
     generated: dict[str, GeneratedFile] = {}
-    for path in paths:
-        worked = worked_example(path)
-        worked.require_checked()
-        for uri, content in example_files(worked, options, templates).items():
+    for number, path in enumerate(paths, start=1):
+        start = time.perf_counter()
+        try:
+            example = worked_example(path)
+            example.require_checked()
+            files = example_files(example, options, templates)
+        except DeriveError as err:
+            if failures is None:
+                raise
+            failures.append(str(err))
+            files = {f"examples/{path.stem}.md": render("error.md.j2", templates, name=path.stem,
+                                                        message=str(err))}
+        else:
+            if worked is not None:
+                worked[path] = example
+        _progress(number, len(paths), path, time.perf_counter() - start)
+        for uri, content in files.items():
             if uri in generated:
                 raise DeriveError(
                     f"{path}: generates {uri}, which {generated[uri].source} generates too"
@@ -111,6 +133,16 @@ def generate_example_files(paths: list[Path], options: RenderOptions = RenderOpt
 def asset_files() -> dict[str, Path]:
     """derive's script and stylesheet, by their path in the site."""
     return {f"{ASSETS_URI}/{path.name}": path for path in sorted((TEMPLATES / "assets").iterdir())}
+
+
+def _progress(number: int, count: int, path: Path, seconds: float) -> None:
+    """One line per example with its time; on a terminal, one line that counts up instead."""
+    if sys.stderr.isatty() and count > 1:
+        end = "\n" if number == count else ""
+        print(f"\rderive: example {number} of {count}: {path.name} ({seconds:.2f} s)\033[K",
+              end=end, file=sys.stderr, flush=True)
+    else:
+        log.info("%s: %.2f s", path, seconds)
 
 
 def mathjax_files() -> dict[str, Path]:
@@ -130,7 +162,13 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
     def __init__(self) -> None:
         self._root = Path.cwd()
         self._examples: dict[str, GeneratedFile] = {}
+        self._worked: dict[Path, WorkedExample] = {}
         self._date: str | None = None
+        self._serving = False
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Under `mkdocs serve` a broken example shows its error on its page; a build stops."""
+        self._serving = command == "serve"
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Remember the project root, turn on the Markdown extensions the pages need, and load
@@ -150,10 +188,15 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         for uri, path in {**mathjax_files(), **asset_files()}.items():
             _add(files, File.generated(config, uri, abs_src_path=str(path)), path)
         paths = self.example_paths()
+        self._worked = {}
+        failures: list[str] | None = [] if self._serving else None
         try:
-            self._examples = generate_example_files(paths, self._options(), self._templates())
+            self._examples = generate_example_files(paths, self._options(), self._templates(),
+                                                    worked=self._worked, failures=failures)
         except DeriveError as err:
             raise SiteError(str(err)) from err
+        for failure in failures or []:
+            log.error(failure)
         for uri, generated in self._examples.items():
             _add(files, File.generated(config, uri, content=generated.content), generated.source)
         log.info("added %d generated file(s) from %d example(s)", len(self._examples), len(paths))
