@@ -45,6 +45,9 @@ def test_a_new_project_from_the_wheel_builds_with_mkdocs(installed, tmp_path):
         'title = "A first worked example"', 'title = "A second one"').replace(
         "learning_rate = 0.5", "learning_rate = 0.25")
     (project / "examples" / "second.toml").write_text(second)
+    (project / "docs" / "notes.md").write_text(
+        "# Notes\n\nThe second example's first gradient:\n\n```derive\n"
+        'example = "examples/second.toml"\nshow = "dL_dW2"\nform = "both"\n```\n')
     run([str(installed), "-m", "mkdocs", "build", "--strict"], project)
     site = project / "site"
     for name in ("first", "second"):
@@ -54,6 +57,13 @@ def test_a_new_project_from_the_wheel_builds_with_mkdocs(installed, tmp_path):
         updated = key["steps"][0]["updated"]["W2"][0]
         shown = re.search(r"W\^\{\[2\]\}_\{\\text\{new\}\} = \\begin\{bmatrix\}([^\\]*)", page)
         assert [float(v) for v in shown.group(1).split("&amp;")] == [round(v, 4) for v in updated]
+    notes = (site / "notes" / "index.html").read_text()
+    gradient = json.loads(run([str(installed), "-m", "derive", "values", "examples/second.toml"],
+                              project).stdout)["steps"][0]["gradients"]["W2"][0]
+    block = re.search(r"\\delta\^\{\[2\]\} \\left\(Z\^\{\[1\]\}\\right\)\^\{T\} \\\\ "
+                      r"\\frac\{\\partial L\}\{\\partial W\^\{\[2\]\}\} = "
+                      r"\\begin\{bmatrix\}([^\\]*)", notes)
+    assert [float(v) for v in block.group(1).split("&amp;")] == [round(v, 4) for v in gradient]
     assert (site / "assets" / "mathjax" / "tex-chtml.js").is_file()
     assert (site / "assets" / "derive" / "derive.js").is_file()
     home = (site / "index.html").read_text()

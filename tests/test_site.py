@@ -278,10 +278,17 @@ def seed_page_in_browser(built_site: Path) -> dict:
             page.keyboard.type("gradient")
             page.wait_for_selector(".md-search-result__item", timeout=10_000)
             results = page.locator(".md-search-result__item").count()
+            page.goto(base, wait_until="load")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.arithmatex')]"
+                ".every((el) => el.querySelector('mjx-container'))",
+                timeout=15_000,
+            )
+            home = page.evaluate(INSPECT_PAGE)
         finally:
             browser.close()
     return {"seen": seen, "reader": reader, "requests": requests, "failed": failed,
-            "schemes": (scheme, toggled), "search_results": results}
+            "schemes": (scheme, toggled), "search_results": results, "home": home}
 
 
 def test_seed_page_renders_its_math_in_a_real_browser(seed_page_in_browser: dict) -> None:
@@ -295,6 +302,13 @@ def test_seed_page_renders_its_math_in_a_real_browser(seed_page_in_browser: dict
     assert seen["overflow"] == 0 and seen["pageWidth"] <= seen["viewWidth"]
     assert seed_page_in_browser["failed"] == []
     assert {urlsplit(url).hostname for url in seed_page_in_browser["requests"]} == {"127.0.0.1"}
+
+
+def test_a_derive_block_on_the_home_page_renders_its_math(seed_page_in_browser: dict) -> None:
+    home = seed_page_in_browser["home"]
+    assert home["math"] > 0 and home["untypeset"] == 0
+    assert home["errors"] == 0 and home["red"] == []
+    assert home["glyphs"] > 0 and home["blank"] == 0
 
 
 def test_seed_page_shows_the_readers_aids(seed_page_in_browser: dict) -> None:

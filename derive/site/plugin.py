@@ -34,6 +34,7 @@ from mkdocs.utils.meta import get_data
 
 from ..errors import DeriveError
 from ..present.pages import example_files
+from .blocks import embed, resolve
 from ..present.render import TEMPLATES, escape_markdown, render
 from ..present.view import RenderOptions
 from ..worked import WorkedExample, worked_example
@@ -119,7 +120,7 @@ def generate_example_files(
                                                         message=str(err))}
         else:
             if worked is not None:
-                worked[path] = example
+                worked[path.resolve()] = example
         _progress(number, len(paths), path, time.perf_counter() - start)
         for uri, content in files.items():
             if uri in generated:
@@ -217,7 +218,13 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str:
-        """Replace the examples marker in a hand-written page with links to the examples."""
+        """Replace `derive` blocks with their quantities, and the examples marker with links to
+        the examples."""
+        if page.file.src_uri not in self._examples:
+            try:
+                markdown = embed(markdown, page.file.src_uri, self._worked_example)
+            except DeriveError as err:
+                raise SiteError(str(err)) from err
         if EXAMPLES_MARKER not in markdown:
             return markdown
         base = posixpath.dirname(page.file.src_uri) or "."
@@ -238,6 +245,17 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
             if folder.exists():
                 server.watch(str(folder))
         return server
+
+    def _worked_example(self, written: str) -> WorkedExample:
+        """The worked example a block names, computed once per build."""
+        path = resolve(self._root, written)
+        if path not in self._worked:
+            try:
+                self._worked[path] = worked_example(path)
+            except DeriveError as err:
+                raise DeriveError(f"example {written!r}: {err}") from None
+            self._worked[path].require_checked()
+        return self._worked[path]
 
     def example_paths(self) -> list[Path]:
         """The example files the `examples` option names."""
