@@ -40,6 +40,9 @@ MAX_EXACT_ENTRIES = 1_000
 """Parameters x samples in exact fractions (200 x 200 took 128 s)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
+INITS = ("xavier_uniform", "he_normal", "uniform")
+"""How `[weights] init` draws the weights not given in the file."""
+_INIT_KEYS = ("init", "seed", "decimals")
 EXACT_ACTIVATIONS = {"linear", "relu", "leaky_relu"}
 EXACT_LOSSES = {"l2", "mse"}
 
@@ -94,6 +97,8 @@ class Example:
     """λ of the objective L + (λ/2) Σ_l ‖W_l‖² (biases excluded)."""
     momentum: float = 0.0
     """μ of PyTorch's SGD: v ← μ v + ∇θ, θ ← θ − η v, v starting at 0."""
+    drawn: str = ""
+    """How the weights not given in the file were drawn (`[weights] init`), in words."""
 
     @property
     def name(self) -> str:
@@ -190,7 +195,7 @@ class _Validator:
                 raise self.fail(table, "must be a table")
         network = self.network(raw["network"])
         X, Y = self.data(raw["data"], network)
-        weights, biases = self.weights(raw["weights"], network)
+        weights, biases, drawn = self.weights(raw["weights"], network)
         training = raw.get("training", {})
         render = raw.get("render", {})
         self.keys("training", training)
@@ -220,6 +225,7 @@ class _Validator:
                                       0.0, 1e6, "at least 0 and at most 1e6"),
             momentum=self.bounded("training.momentum", training.get("momentum", 0.0), 0.0,
                                   0.999, "at least 0 and below 1"),
+            drawn=drawn,
         )
 
     def keys(self, table: str, values: dict[str, Any]) -> None:
@@ -286,9 +292,11 @@ class _Validator:
             raise self.fail("data.y", "cross_entropy targets must be distributions: each row >= 0, summing to 1")
         return X.T.copy(), Y.T.copy()
 
-    def weights(self, raw: dict[str, Any], network: Network) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    def weights(self, raw: dict[str, Any], network: Network) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], str]:
+        """The weights and biases (columns), those not given drawn by `init`; and how they were
+        drawn, in words ("" when every one is given)."""
         depth = network.depth
-        expected = {f"W{l}" for l in range(1, depth + 1)}
+        expected = {f"W{l}" for l in range(1, depth + 1)} | set(_INIT_KEYS)
         if network.bias:
             expected |= {f"b{l}" for l in range(1, depth + 1)}
         for key in raw:
@@ -299,20 +307,48 @@ class _Validator:
                 close = difflib.get_close_matches(key, sorted(expected), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise self.fail(f"weights.{_key(key)}", f"unknown key{hint}")
+        init = self.init(raw)
+        rng = np.random.default_rng(init[1]) if init else None
         weights, biases = [], []
+        drawn = False
         for l in range(1, depth + 1):
             rows, cols = network.sizes[l], network.sizes[l - 1]
-            if f"W{l}" not in raw:
-                raise self.fail(f"weights.W{l}", f"missing ({rows} x {cols} matrix)")
-            W = self.matrix(f"weights.W{l}", raw[f"W{l}"], columns=cols)
-            if W.shape[0] != rows:
-                raise self.fail(f"weights.W{l}", f"must have {rows} rows (sizes[{l}]), not {W.shape[0]}")
+            if f"W{l}" in raw:
+                W = self.matrix(f"weights.W{l}", raw[f"W{l}"], columns=cols)
+                if W.shape[0] != rows:
+                    raise self.fail(f"weights.W{l}", f"must have {rows} rows (sizes[{l}]), not {W.shape[0]}")
+            elif rng is not None:
+                W, drawn = _draw(init[0], rng, rows, cols, init[2]), True
+            else:
+                raise self.fail(f"weights.W{l}", f"missing ({rows} x {cols} matrix; or set "
+                                "weights.init to draw it)")
             weights.append(W)
             if network.bias:
-                if f"b{l}" not in raw:
+                if f"b{l}" in raw:
+                    biases.append(self.vector(f"weights.b{l}", raw[f"b{l}"], rows)[:, None])
+                elif rng is not None:
+                    biases.append(np.zeros((rows, 1)))
+                    drawn = True
+                else:
                     raise self.fail(f"weights.b{l}", f"missing (list of {rows} numbers)")
-                biases.append(self.vector(f"weights.b{l}", raw[f"b{l}"], rows)[:, None])
-        return tuple(weights), tuple(biases)
+        described = (f"{init[0]}, seed {init[1]}, rounded to {init[2]} decimals"
+                     if drawn and init else "")
+        return tuple(weights), tuple(biases), described
+
+    def init(self, raw: dict[str, Any]) -> tuple[str, int, int] | None:
+        """`weights.init` with its seed and decimals, or None when not asked for."""
+        if "init" not in raw:
+            for key in ("seed", "decimals"):
+                if key in raw:
+                    raise self.fail(f"weights.{key}", "goes with weights.init")
+            return None
+        name = raw["init"]
+        if name not in INITS:
+            raise self.fail("weights.init", f"unknown initialisation {_show(name)}; use one of "
+                            + ", ".join(INITS))
+        seed = self.integer("weights.seed", raw.get("seed", 0), 0, 2**63 - 1)
+        decimals = self.integer("weights.decimals", raw.get("decimals", 2), 1, 12)
+        return name, seed, decimals
 
     def matrix(self, field: str, value: Any, columns: int) -> np.ndarray:
         if not isinstance(value, list) or not value:
@@ -424,6 +460,24 @@ class _Validator:
         if not 0 < rate <= 1e6:
             raise self.fail("training.learning_rate", f"must be positive (and at most 1e6), not {rate}")
         return rate
+
+
+def _draw(init: str, rng: np.random.Generator, rows: int, columns: int,
+          decimals: int) -> np.ndarray:
+    """A rows x columns weight matrix drawn as `init` says, rounded to `decimals`.
+
+    xavier_uniform: U(±√(6 / (fan_in + fan_out))); he_normal: N(0, √(2 / fan_in));
+    uniform: U(±1/√fan_in), PyTorch's default for a linear layer.
+    """
+    if init == "xavier_uniform":
+        bound = math.sqrt(6 / (columns + rows))
+        values = rng.uniform(-bound, bound, size=(rows, columns))
+    elif init == "he_normal":
+        values = rng.normal(0.0, math.sqrt(2 / columns), size=(rows, columns))
+    else:
+        bound = 1 / math.sqrt(columns)
+        values = rng.uniform(-bound, bound, size=(rows, columns))
+    return np.round(values, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _parameter_count(network: Network) -> int:

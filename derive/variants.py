@@ -95,6 +95,7 @@ def _variant(example: Example, numbers: dict[str, np.ndarray], path: Path,
         weights=tuple(numbers[f"W{l}"] for l in range(1, depth + 1)),
         biases=tuple(numbers[f"b{l}"][:, None] for l in range(1, depth + 1))
         if example.network.bias else (),
+        drawn="",
     )
 
 

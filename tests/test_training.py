@@ -231,3 +231,36 @@ def test_gradient_functions_of_different_leaky_slopes_are_different_code(tmp_pat
         z = np.where(X > 0, X, slope * X)
         expected = np.sum((z - y) * np.where(X > 0, 1.0, slope) * X) / 2
         np.testing.assert_allclose(dW1, [[expected]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("init", ["xavier_uniform", "he_normal", "uniform"])
+def test_weights_not_given_are_drawn_reproducibly_and_given_ones_win(tmp_path, init):
+    text = (ROOT / "examples" / "seed.toml").read_text()
+    start, end = text.index("W1 = "), text.index("\n", text.index("W1 = "))
+    path = tmp_path / "drawn.toml"
+    path.write_text(text[:start] + f'init = "{init}"\nseed = 5\ndecimals = 3' + text[end:])
+    example = worked_example(path).example
+    again = worked_example(path).example
+    np.testing.assert_array_equal(example.weights[0], again.weights[0])
+    np.testing.assert_array_equal(example.weights[1], [[0.02, 0.03, 0.09]])
+    W1 = example.weights[0]
+    assert W1.shape == (3, 2) and np.all(np.round(W1, 3) == W1) and len(np.unique(W1)) > 1
+    bound = {"xavier_uniform": np.sqrt(6 / 5), "uniform": 1 / np.sqrt(2), "he_normal": 10.0}[init]
+    assert np.all(np.abs(W1) <= bound)
+    assert example.drawn == f"{init}, seed 5, rounded to 3 decimals"
+    page = worked_example(path)._repr_markdown_()
+    assert f"drawn {init}, seed 5, rounded to 3 decimals" in page.replace("&#95;", "_")
+
+
+@pytest.mark.parametrize(("lines", "field", "message"), [
+    ('init = "glorot"', "weights.init", "unknown initialisation 'glorot'"),
+    ("seed = 1", "weights.seed", "goes with weights.init"),
+    ('init = "uniform"\ndecimals = 0', "weights.decimals", "must be between 1 and 12"),
+])
+def test_bad_weight_initialisation_is_one_line(tmp_path, capsys, lines, field, message):
+    path = tmp_path / "bad.toml"
+    path.write_text((ROOT / "examples" / "seed.toml").read_text()
+                    .replace("[weights]\n", f"[weights]\n{lines}\n"))
+    assert main(["values", str(path)]) == 2
+    (only,) = capsys.readouterr().err.splitlines()
+    assert only.startswith(f"{path}: {field}: {message}")

@@ -25,6 +25,7 @@ def answer_key(worked: WorkedExample) -> dict[str, Any]:
         "network": {"sizes": list(network.sizes), "activations": list(network.activations),
                     "loss": network.loss, "bias": network.bias,
                     "leaky_slope": network.leaky_slope},
+        "weights_drawn": example.drawn or None,
         "learning_rate": example.learning_rate,
         "training": {"batch_size": example.batch_size, "shuffle_seed": example.shuffle_seed,
                      "freeze": list(example.freeze), "weight_decay": example.weight_decay,

@@ -74,6 +74,7 @@ def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dic
         "steps": example.steps,
         "samples": example.X.shape[1],
         "training": _training(example),
+        "drawn": example.drawn,
         "exact": exact,
         "relu_like": relu_like,
         "leaky_slope": f"{example.network.leaky_slope:g}",
