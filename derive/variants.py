@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import DeriveError
 from .present.answer_key import answer_key, to_json
-from .present.pages import document
+from .present.pages import document, questions
 from .present.view import view
 from .output import replacing, require_replaceable
 from .spec import MAX_NAME, MAX_TITLE, Example
@@ -23,7 +23,8 @@ MAX_VARIANTS = 100
 
 
 def write_variants(original: WorkedExample, count: int, seed: int, out: Path) -> list[Path]:
-    """Write `count` variants of an example into `out`: each a `.toml`, its `.json` and `.tex`.
+    """Write `count` variants of an example into `out`: each a `.toml`, its answer key (`.json`
+    and the worked `.tex`) and a question sheet (`-questions.tex`, no answers).
 
     `out` is replaced whole, and only if derive made it (or it is empty or absent).
 
@@ -55,7 +56,10 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path) ->
             path = fresh / worked.example.path.name
             path.write_text(_toml(worked.example), encoding="utf-8")
             path.with_suffix(".json").write_text(to_json(answer_key(worked)), encoding="utf-8")
-            path.with_suffix(".tex").write_text(document(view(worked)), encoding="utf-8")
+            page = view(worked)
+            path.with_suffix(".tex").write_text(document(page), encoding="utf-8")
+            path.with_name(f"{path.stem}-questions.tex").write_text(questions(page),
+                                                                    encoding="utf-8")
     return [worked.example.path for worked in variants]
 
 
@@ -63,18 +67,28 @@ def _draw(example: Example, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Fresh data and weights of the example's shapes, rounded to `DECIMALS`."""
     network = example.network
     N, k = example.X.shape[1], network.sizes[-1]
-    numbers = {"X": _round(rng.uniform(-1, 1, size=(N, network.sizes[0])))}
-    if network.loss == "cross_entropy":
-        numbers["y"] = np.eye(k)[rng.integers(0, k, size=N)]
-    elif network.loss == "bce":
-        numbers["y"] = rng.integers(0, 2, size=(N, k)).astype(float)
-    else:
-        numbers["y"] = _round(rng.uniform(-1, 1, size=(N, k)))
+    numbers = {"X": _round(rng.uniform(-1, 1, size=(N, network.sizes[0]))),
+               "y": _targets(example.Y.T, rng)}
     for layer, weight in enumerate(example.weights, start=1):
         numbers[f"W{layer}"] = _round(rng.uniform(-1, 1, size=weight.shape))
         if network.bias:
             numbers[f"b{layer}"] = _round(rng.uniform(-0.5, 0.5, size=weight.shape[0]))
     return numbers
+
+
+def _targets(original: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fresh targets (N x k) of the original's form: one-hot stays one-hot, values from a set
+    of two (±1, 0 and 1) stay in that set, anything else is drawn from [-1, 1]."""
+    N, k = original.shape
+    levels = np.unique(original)
+    if k > 1 and set(levels) <= {0.0, 1.0} and np.all(original.sum(axis=1) == 1):
+        return np.eye(k)[rng.integers(0, k, size=N)]
+    if len(levels) <= 2 and set(levels) <= {-1.0, 0.0, 1.0}:
+        pair = levels if len(levels) == 2 else np.array([0.0, 1.0])
+        return rng.choice(pair, size=(N, k))
+    if original.min() >= 0 and original.max() <= 1:
+        return _round(rng.uniform(0, 1, size=(N, k)))
+    return _round(rng.uniform(-1, 1, size=(N, k)))
 
 
 def _round(values: np.ndarray) -> np.ndarray:

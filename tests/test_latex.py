@@ -118,10 +118,12 @@ def test_hostile_and_non_ascii_text_compiles_and_nothing_is_dropped(tmp_path):
     compile_tex(document, tmp_path / "tex")
 
 
-def test_a_variant_document_compiles(tmp_path):
+def test_a_variants_documents_compile(tmp_path):
     from derive.cli import main
 
     assert main(["variants", str(ROOT / "examples" / "sigmoid-bias.toml"), "--count", "1",
                  "--out", str(tmp_path / "variants")]) == 0
-    (document,) = (tmp_path / "variants").glob("*.tex")
-    compile_tex(document.read_text(), tmp_path / "tex")
+    documents = sorted((tmp_path / "variants").glob("*.tex"))
+    assert [d.name for d in documents] == ["sigmoid-bias-v1-questions.tex", "sigmoid-bias-v1.tex"]
+    for document in documents:
+        compile_tex(document.read_text(), tmp_path / document.stem)

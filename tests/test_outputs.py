@@ -127,4 +127,4 @@ def test_variants_replace_only_a_folder_derive_made(tmp_path, capsys):
     for count in (2, 1):
         assert main(["variants", str(SEED), "--count", str(count), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        MARKER, "seed-v1.json", "seed-v1.tex", "seed-v1.toml"]
+        MARKER, "seed-v1-questions.tex", "seed-v1.json", "seed-v1.tex", "seed-v1.toml"]

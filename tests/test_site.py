@@ -238,9 +238,11 @@ INSPECT_READER = """async () => {
       .filter((item) => item.math.includes("entry by entry") && shown(item.typesetRoot)).length,
     byHand: text.includes("One entry of each gradient, by hand"),
     gradientCheck: text.includes("Gradient check"),
-    copyButtons: document.querySelectorAll("button.derive-copy").length,
-    matrices: MathJax.startup.document.getMathItemsWithin(document.body)
-      .filter((item) => item.display && item.math.includes("bmatrix")).length,
+    copyButtons: document.querySelectorAll("div.arithmatex + button.derive-copy").length,
+    stepButtons: [...document.querySelectorAll("h2 button.derive-copy")]
+      .map((button) => button.closest("h2").id),
+    formulas: MathJax.startup.document.getMathItemsWithin(document.body)
+      .filter((item) => item.display).length,
   };
 }"""
 
@@ -320,7 +322,8 @@ def test_seed_page_shows_the_readers_aids(seed_page_in_browser: dict) -> None:
     assert reader["entryByEntry"] >= 4  # one per chain-rule step
     assert reader["byHand"]
     assert reader["gradientCheck"]
-    assert reader["copyButtons"] == reader["matrices"] > 0
+    assert reader["copyButtons"] == reader["formulas"] > 0  # every formula, L and matrix
+    assert reader["stepButtons"] == ["step-1-the-numbers", "step-2-the-numbers"]
 
 
 def test_dark_mode_and_search_work(seed_page_in_browser: dict) -> None:

@@ -55,3 +55,21 @@ def test_classifier_variants_keep_one_hot_targets(tmp_path):
         example = load_example(path)
         assert set(np.unique(example.Y)) <= {0.0, 1.0}
         np.testing.assert_array_equal(example.Y.sum(axis=0), 1.0)
+
+
+def test_targets_keep_their_form(tmp_path):
+    for path in variants(tmp_path / "seed"):
+        assert set(np.unique(load_example(path).Y)) <= {-1.0, 1.0}  # the seed's targets are ±1
+    for path in variants(tmp_path / "regression", example="tanh-regression"):
+        Y = load_example(path).Y
+        assert len(np.unique(Y)) > 2 and np.all(np.abs(Y) <= 1)
+
+
+def test_each_variant_has_a_question_sheet_without_answers(tmp_path):
+    for path in variants(tmp_path):
+        sheet = path.with_name(f"{path.stem}-questions.tex").read_text()
+        key = json.loads(path.with_suffix(".json").read_text())
+        assert r"\section*{Questions}" in sheet and "SGD step" in sheet
+        first_x = f"{key['steps'][0]['intermediates']['S1'][0][0]:.4f}"
+        assert first_x not in sheet  # no forward values, let alone gradients
+        assert f"{load_example(path).X[0, 0]:.4f}" in sheet

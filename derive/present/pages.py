@@ -40,3 +40,8 @@ def example_files(worked: WorkedExample, options: RenderOptions = RenderOptions(
 def document(page: dict, templates: tuple[Path, ...] = ()) -> str:
     """The worked example as a standalone LaTeX document, from its view."""
     return render("example.tex.j2", templates, page=page)
+
+
+def questions(page: dict, templates: tuple[Path, ...] = ()) -> str:
+    """An exam sheet of the example as a LaTeX document: data, weights and what to compute."""
+    return render("questions.tex.j2", templates, page=page)

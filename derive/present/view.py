@@ -76,6 +76,7 @@ def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dic
         "training": _training(example),
         "drawn": example.drawn,
         "exact": exact,
+        "precision": precision,
         "relu_like": relu_like,
         "leaky_slope": f"{example.network.leaky_slope:g}",
         "elided": max(*network.sizes, example.X.shape[1]) > options.elide_beyond,

@@ -47,26 +47,51 @@ if (typeof document$ !== "undefined") {
   typesetPage();
 }
 
-/* A "copy LaTeX" button under each displayed matrix: copies its bmatrix, ready to paste. */
+/* A "copy LaTeX" button under each displayed formula: a matrix copies its bmatrix, a derivation
+ * line or a number (L) its whole TeX; and one after each step's heading copies the step. */
 function addCopyButtons() {
+  const steps = new Map();
   for (const item of MathJax.startup.document.math) {
     const block = item.typesetRoot && item.typesetRoot.closest("div.arithmatex");
-    const matrix = item.math.match(/\\begin\{bmatrix\}[\s\S]*?\\end\{bmatrix\}/);
-    if (!block || !matrix || block.nextElementSibling?.classList.contains("derive-copy")) continue;
-    const button = document.createElement("button");
-    button.className = "derive-copy md-button";
-    button.type = "button";
-    button.textContent = "copy LaTeX";
-    button.title = "Copy this matrix as a LaTeX bmatrix";
-    button.addEventListener("click", () => copy(matrix[0], button));
-    block.after(button);
+    if (!block) continue;
+    const tex = item.math.trim();
+    const heading = stepHeading(block);
+    if (heading) steps.set(heading, [...(steps.get(heading) || []), tex]);
+    if (block.nextElementSibling?.classList.contains("derive-copy")) continue;
+    const matrix = tex.match(/\\begin\{bmatrix\}[\s\S]*?\\end\{bmatrix\}/);
+    block.after(copyButton("copy LaTeX", matrix ? matrix[0] : tex,
+                           matrix ? "Copy this matrix as a LaTeX bmatrix" : "Copy this formula as LaTeX"));
+  }
+  for (const [heading, formulas] of steps) {
+    if (heading.querySelector(".derive-copy")) continue;
+    const text = formulas.map((tex) => `\\[\n${tex}\n\\]`).join("\n");
+    heading.append(" ", copyButton("copy step as LaTeX", text, "Copy every formula of this step"));
   }
 }
 
-function copy(text, button) {
+/* The "Step k: the numbers" heading a block belongs to, or null. */
+function stepHeading(block) {
+  let node = block;
+  while ((node = node.previousElementSibling)) {
+    if (node.tagName === "H2") return /^step-\d+/.test(node.id) ? node : null;
+  }
+  return null;
+}
+
+function copyButton(label, text, title) {
+  const button = document.createElement("button");
+  button.className = "derive-copy md-button";
+  button.type = "button";
+  button.textContent = label;
+  button.title = title;
+  button.addEventListener("click", () => copy(text, button, label));
+  return button;
+}
+
+function copy(text, button, label) {
   const done = () => {
     button.textContent = "copied";
-    setTimeout(() => { button.textContent = "copy LaTeX"; }, 1500);
+    setTimeout(() => { button.textContent = label; }, 1500);
   };
   if (navigator.clipboard && window.isSecureContext) {
     navigator.clipboard.writeText(text).then(done);
