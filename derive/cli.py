@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import DeriveError
 
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     """The commands and their options, each with its help and default (argparse reports a
     malformed one with usage and exit code 2)."""
     program = "derive" if Path(sys.argv[0]).name == "derive" else "python -m derive"
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=program, description="Backpropagation derived by SymPy, evaluated by NumPy, "
         "rendered as worked examples (an MkDocs site, LaTeX documents, JSON answer keys).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -75,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--site-dir", type=Path, default=Path("site"),
                        help="the folder to write (replaced whole, only if derive made it)")
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a malformed command reported in one line (exit code 2); `-h` shows usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} -h)\n")
 
 
 def _version() -> str:
@@ -113,7 +121,10 @@ def _check(paths: list[Path]) -> int:
     from .verify.gradcheck import format_table
     from .worked import worked_example
 
-    examples = [load_example(path) for path in paths or _default_examples()]
+    paths = paths or _default_examples()
+    if not paths:
+        raise DeriveError("examples/*.toml: no example files here; name the files to check")
+    examples = [load_example(path) for path in paths]
     passed = True
     for example in examples:
         worked = worked_example(example)
@@ -129,6 +140,7 @@ def _default_examples() -> list[Path]:
 
 
 def _variants(path: Path, count: int, seed: int, out: Path) -> int:
+    from .output import require_replaceable
     from .variants import MAX_VARIANTS, write_variants
     from .worked import worked_example
 
@@ -137,6 +149,7 @@ def _variants(path: Path, count: int, seed: int, out: Path) -> int:
     if seed < 0:
         raise DeriveError(f"--seed: must be a whole number >= 0, not {seed}")
     _require_folder("--out", out)
+    require_replaceable(out, "--out")
     for written in write_variants(worked_example(path), count, seed, out):
         print(f"wrote {written} with its answer key (.json, .tex)", file=sys.stderr)
     return 0
@@ -154,13 +167,10 @@ def _new(directory: Path) -> int:
 
 def _build(examples: list[Path], site_dir: Path) -> int:
     from .site.build import build_site
-    from .spec import load_example
 
     if not Path("mkdocs.yml").is_file():
         raise DeriveError("mkdocs.yml: not in this folder; run the build where it is, or start a "
                           "project with: python -m derive new DIR")
-    for path in examples:
-        load_example(path)
     _require_folder("--site-dir", site_dir)
     built = build_site(examples or None, site_dir)
     if examples:

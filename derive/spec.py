@@ -20,8 +20,10 @@ import numpy as np
 
 from .errors import SpecError
 
+KINKED = ("relu", "leaky_relu")
+"""Activations with a kink at 0, where derive takes the slope from the left (0 for relu)."""
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
-"""Activation names; SymPy's definitions live in `activations` (not imported here, so loading
+"""Activation names; SymPy's definitions live in `ops` (not imported here, so loading
 an example and calling cached gradient code never pays for importing SymPy)."""
 LOSSES = ("l2", "mse", "bce", "cross_entropy")
 MAX_WIDTH = 4096
@@ -200,6 +202,8 @@ class _Validator:
         render = raw.get("render", {})
         self.keys("training", training)
         self.keys("render", render)
+        for array in (X, Y, *weights, *biases):
+            array.setflags(write=False)  # an Example is shared by every front end: data only
         samples = X.shape[1]
         steps = self.integer("training.steps", training.get("steps", 1), 1, MAX_STEPS)
         self.budget(network, samples, steps)
@@ -407,13 +411,13 @@ class _Validator:
         """Refuse a run that would keep more than `MAX_KEPT_NUMBERS` numbers.
 
         Each step keeps S, Z, G and delta of every layer (units x samples each) and the
-        parameters, their gradients and their update.
+        parameters, their gradients (and weight decay's), their velocity and their update.
         """
         units = sum(network.sizes[1:])
-        kept = steps * (samples * units * 4 + 3 * _parameter_count(network))
+        kept = steps * (samples * units * 4 + 5 * _parameter_count(network))
         if kept > MAX_KEPT_NUMBERS:
             raise self.fail("training.steps", f"the run would keep {kept:,} numbers (steps x "
-                            "(samples x units x 4 + parameters x 3)); at most "
+                            "(samples x units x 4 + parameters x 5)); at most "
                             f"{MAX_KEPT_NUMBERS:,}: lower training.steps, the samples or the "
                             "widths")
 

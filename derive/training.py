@@ -11,6 +11,7 @@ SymPy definitions on explicit rational matrices gives them exactly.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -53,17 +54,24 @@ def derivation_of(example: Example) -> Derivation:
 
 def batches(example: Example) -> Iterator[tuple[int, ...]]:
     """The samples of each step: the next `batch_size` of a stream of passes through the data,
-    each in file order or, with `shuffle_seed`, in a fresh random order."""
+    each in file order or, with `shuffle_seed`, in a fresh random order.
+
+    A batch never holds a sample twice: where a shuffled pass would repeat one in the batch
+    that crosses into it, that sample waits for the next batch.
+    """
     N = example.X.shape[1]
     rng = np.random.default_rng(example.shuffle_seed) if example.shuffle_seed is not None else None
-
-    def stream() -> Iterator[int]:
-        while True:
-            yield from (rng.permutation(N).tolist() if rng is not None else range(N))
-
-    samples = stream()
+    pending: deque[int] = deque()
     while True:
-        yield tuple(islice(samples, example.batch_size))
+        batch: list[int] = []
+        waiting: list[int] = []
+        while len(batch) < example.batch_size:
+            if not pending:
+                pending.extend(rng.permutation(N).tolist() if rng is not None else range(N))
+            sample = pending.popleft()
+            (waiting if sample in batch else batch).append(sample)
+        pending.extendleft(reversed(waiting))
+        yield tuple(batch)
 
 
 def train(example: Example, compiled: Compiled | None = None) -> tuple[TrainingStep, ...]:
@@ -93,6 +101,7 @@ def train(example: Example, compiled: Compiled | None = None) -> tuple[TrainingS
         step = TrainingStep(samples, parameters, values, float(values["L"]), gradients,
                             velocity, updated, data_loss)
         _require_finite(example, index, step)
+        _read_only(step)
         steps.append(step)
         parameters = updated
     return tuple(steps)
@@ -125,6 +134,13 @@ def final_loss(example: Example, compiled: Compiled, last: TrainingStep) -> floa
         raise DeriveError(f"{example.path}: training: after step {example.steps}: the loss is "
                           f"{loss}; lower training.learning_rate or scale the data and weights down")
     return loss
+
+
+def _read_only(step: TrainingStep) -> None:
+    """Make a step's arrays read-only: a WorkedExample is computed once and shared."""
+    for values in (step.values, step.gradients, step.velocity, step.updated):
+        for value in values.values():
+            value.setflags(write=False)
 
 
 def _require_finite(example: Example, index: int, step: TrainingStep) -> None:

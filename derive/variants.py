@@ -13,7 +13,7 @@ from .present.answer_key import answer_key, to_json
 from .present.pages import document, questions
 from .present.view import view
 from .output import replacing, require_replaceable
-from .spec import MAX_NAME, MAX_TITLE, Example
+from .spec import KINKED, MAX_NAME, MAX_TITLE, Example
 from .worked import WorkedExample, worked_example
 
 DECIMALS = 2
@@ -122,7 +122,7 @@ def _on_a_kink(worked: WorkedExample) -> bool:
     first = worked.steps[0]
     return any(np.any(first.values[f"S{layer}"] == 0)
                for layer, activation in enumerate(worked.example.network.activations, start=1)
-               if "relu" in activation)
+               if activation in KINKED)
 
 
 def _toml(example: Example) -> str:
@@ -143,6 +143,7 @@ def _toml(example: Example) -> str:
         f"activations = {value(list(network.activations))}",
         f"loss = {value(network.loss)}",
         f"bias = {value(network.bias)}",
+        f"leaky_slope = {value(network.leaky_slope)}",
         "",
         "[data]",
         f"X = {value(example.X.T)}",
@@ -155,6 +156,11 @@ def _toml(example: Example) -> str:
         "[training]",
         f"learning_rate = {value(example.learning_rate)}",
         f"steps = {example.steps}",
+        f"batch_size = {example.batch_size}",
+        *([f"shuffle_seed = {example.shuffle_seed}"] if example.shuffle_seed is not None else []),
+        f"freeze = {value(list(example.freeze))}",
+        f"weight_decay = {value(example.weight_decay)}",
+        f"momentum = {value(example.momentum)}",
         "",
         "[render]",
         f"precision = {example.precision}",

@@ -54,7 +54,7 @@ def test_text_is_escaped_for_latex():
 def test_each_tex_document_is_well_formed(path):
     document = example_pages(path)[f"examples/{path.stem}.tex"]
     assert document.startswith(r"\documentclass")
-    assert r"\usepackage{amsmath,amssymb}" in document
+    assert r"\usepackage{amsmath,amssymb,graphicx,longtable}" in document
     assert document.rstrip().endswith(r"\end{document}")
     stack = []
     for kind, name in re.findall(r"\\(begin|end)\{(\w+\*?)\}", document):

@@ -30,8 +30,8 @@ class DerivationPrinter(LatexPrinter):
         return notation.symbol(expr.name)
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
-        if expr.name in notation.SCALARS:
-            return notation.SCALARS[expr.name]
+        if expr.name in notation.SCALARS or notation.is_width(expr.name):
+            return notation.symbol(expr.name)
         return super()._print_Symbol(expr, style)
 
     def _print_OneMatrix(self, expr: sympy.Basic) -> str:
@@ -113,6 +113,15 @@ def scientific(value: float, digits: int = 1) -> str:
     if round(abs(mantissa), digits) >= 10:
         mantissa, exponent = mantissa / 10, exponent + 1
     return rf"{mantissa:.{digits}f} \times 10^{{{exponent}}}"
+
+
+def setting(value: float) -> str:
+    """A setting (learning rate, λ, μ, a slope) as TeX, as written: 0.5, 0.001, 1.5 \\times 10^{-5}."""
+    text = f"{value:.6g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
 
 
 def kept(n: int, limit: int, head: int, tail: int) -> list[int | None]:

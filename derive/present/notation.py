@@ -28,6 +28,11 @@ def symbol(name: str) -> str:
     return layered
 
 
+def is_width(name: str) -> bool:
+    """Whether `name` is a layer's width (n0, n1, ...), written n^{[l]}."""
+    return re.fullmatch(r"n\d+", name) is not None
+
+
 def entry(name: str, row: str | int, column: str | int | None = None) -> str:
     """One entry: W^{[1]}_{i,k}; a bias (a column) has one index, b^{[1]}_{i}."""
     indices = str(row) if column is None or _is_bias(name) else f"{row},{column}"

@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 import sympy
 
+from ..spec import KINKED
 from ..symbolic import Definition
 from ..training import TrainingStep, rational_matrix
 from ..verify.gradcheck import ABSOLUTE_TOLERANCE, STEP, TOLERANCE
 from ..worked import WorkedExample
 from . import notation
 from .calculations import hand_calculation, index_form
-from .latex import bmatrix, kept, number, scientific, tex
+from .latex import bmatrix, kept, number, scientific, setting, tex
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +59,7 @@ def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dic
     sizes = {w: n for w, n in zip(derivation.widths, example.network.sizes)}
     sizes[derivation.N] = len(first)
     network = example.network
-    relu_like = sorted({a for a in network.activations if "relu" in a})
+    relu_like = sorted(set(network.activations) & set(KINKED))
     return {
         "name": example.name,
         "title": example.title,
@@ -70,15 +71,16 @@ def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dic
             "loss": network.loss,
             "bias": network.bias,
         },
-        "learning_rate": f"{example.learning_rate:g}",
+        "learning_rate": setting(example.learning_rate),
         "steps": example.steps,
         "samples": example.X.shape[1],
         "training": _training(example),
         "drawn": example.drawn,
+        "objective": derivation.objective.name,
         "exact": exact,
         "precision": precision,
         "relu_like": relu_like,
-        "leaky_slope": f"{example.network.leaky_slope:g}",
+        "leaky_slope": setting(example.network.leaky_slope),
         "elided": max(*network.sizes, example.X.shape[1]) > options.elide_beyond,
         "elide_beyond": options.elide_beyond,
         "data": [show.matrix("X", data["X"]), show.matrix("Y", data["Y"])]
@@ -96,8 +98,7 @@ def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dic
                                              **detailed[0].values},
                                   precision=precision, max_terms=options.max_terms,
                                   terms_per_line=options.terms_per_line)
-                 for d in derivation.backward
-                 if d.symbol in derivation.gradients and d.objective is not None],
+                 for d in derivation.backward if d.symbol.name.startswith("dL_d")],
         "loss_table": _loss_table(worked.steps, show, options),
         "final_loss": show.number(worked.final_loss),
         "final": [show.matrix(notation.symbol(n), v) for n, v in worked.steps[-1].updated.items()],
@@ -140,7 +141,7 @@ def _quantity(definition: Definition, sizes: dict, N: sympy.Symbol) -> dict[str,
         rows, cols = (sympy.sympify(n).xreplace(sizes) for n in symbol.shape)
         dims = rf"{rows} \times {cols}"
     derived = definition.objective is not None
-    named = derived and not symbol.name.startswith("dL_d")
+    named = derived and symbol.name.startswith(("G", "delta"))
     return {
         "name": symbol.name,
         "symbol": tex(symbol),
@@ -161,8 +162,8 @@ def _training(example) -> dict[str, Any]:
         "batches": example.batch_size < N,
         "shuffle_seed": example.shuffle_seed,
         "freeze": [notation.symbol(name) for name in example.freeze],
-        "weight_decay": f"{example.weight_decay:g}" if example.weight_decay else "",
-        "momentum": f"{example.momentum:g}" if example.momentum else "",
+        "weight_decay": setting(example.weight_decay) if example.weight_decay else "",
+        "momentum": setting(example.momentum) if example.momentum else "",
     }
 
 

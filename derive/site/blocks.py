@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import DeriveError
 from ..present.quantities import quantity
+from ..present.render import escape_markdown
 from ..present.view import RenderOptions
 from ..worked import WorkedExample
 
@@ -43,11 +44,13 @@ class Block:
     precision: int | None
 
 
-def embed(markdown: str, page: str, worked: Callable[[str], WorkedExample]) -> str:
+def embed(markdown: str, page: str, worked: Callable[[str], WorkedExample],
+          failures: list[str] | None = None) -> str:
     """`markdown` with every `derive` block replaced by its quantity.
 
     `worked` gives the WorkedExample of an example path as written in a block. Errors name the
-    page and the block's first line.
+    page and the block's first line; with `failures` (while `mkdocs serve` runs) a block that
+    fails shows its error in its place, and the message is added to the list.
     """
     lines = markdown.split("\n")
     out: list[str] = []
@@ -68,11 +71,17 @@ def embed(markdown: str, page: str, worked: Callable[[str], WorkedExample]) -> s
             continue
         if end is None:
             raise DeriveError(f"{page}:{start + 1}: derive block: no closing {fence}")
-        block = _parse("\n".join(lines[start + 1:end]), page, start + 1)
         try:
-            out.append(_render(block, worked(block.example)))
+            block = _parse("\n".join(lines[start + 1:end]), page, start + 1)
+            try:
+                out.append(_render(block, worked(block.example)))
+            except DeriveError as err:
+                raise DeriveError(f"{page}:{block.line}: derive block: {err}") from None
         except DeriveError as err:
-            raise DeriveError(f"{page}:{block.line}: derive block: {err}") from None
+            if failures is None:
+                raise
+            failures.append(str(err))
+            out.append(f'!!! failure "derive block"\n    {escape_markdown(str(err))}\n')
         index = end + 1
     return "\n".join(out)
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
+from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import MkDocsException
 
 from ..errors import DeriveError
-from ..output import replacing
+from ..output import replacing, require_replaceable
+from ..spec import load_example
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,12 @@ def build_site(
     site_dir = site_dir.resolve()
     if root.is_relative_to(site_dir):
         raise DeriveError(f"--site-dir: {site_dir} must not contain the project {root}")
+    require_replaceable(site_dir, "--site-dir")
+    # Validate every example file before any work, so a bad one is the only message.
+    with _mkdocs_messages():
+        paths = example_paths if example_paths is not None else _load(config_file)[1]
+    for path in paths:
+        load_example(path)
     with replacing(site_dir, "--site-dir") as fresh:
         log.info("building the site with MkDocs")
         _run_mkdocs(config_file, fresh, example_paths)
@@ -43,10 +51,8 @@ def _run_mkdocs(config_file: Path, site_dir: Path, example_paths: list[Path] | N
     """Run MkDocs' build in strict mode; given example files replace the plugin's globs."""
     with _mkdocs_messages() as messages:
         try:
-            config = load_config(config_file=str(config_file), site_dir=str(site_dir), strict=True)
-            plugin = config.plugins.get("derive")
-            if plugin is None:
-                raise DeriveError(f"{config_file}: plugins: the derive plugin is not listed")
+            config, _ = _load(config_file, site_dir)
+            plugin = config.plugins["derive"]
             if example_paths is not None:
                 plugin.config.examples = [glob.escape(str(path.resolve()))
                                           for path in example_paths]
@@ -57,6 +63,26 @@ def _run_mkdocs(config_file: Path, site_dir: Path, example_paths: list[Path] | N
                 raise DeriveError(str(err.__context__)) from err
             reason = messages[0] if messages else str(err)
             raise DeriveError(f"mkdocs build failed: {reason}") from err
+
+
+def _load(config_file: Path, site_dir: Path | None = None) -> tuple[MkDocsConfig, list[Path]]:
+    """MkDocs' configuration (strict) and the example files its derive plugin names."""
+    try:
+        config = load_config(config_file=str(config_file), strict=True,
+                             **({"site_dir": str(site_dir)} if site_dir else {}))
+    except MkDocsException as err:
+        raise DeriveError(f"{config_file}: {' '.join(str(err).split())}") from err
+    plugin = config.plugins.get("derive")
+    if plugin is None:
+        raise DeriveError(f"{config_file}: plugins: the derive plugin is not listed")
+    return config, plugin.example_paths()
+
+
+class _Quiet(logging.Filter):
+    """Keeps MkDocs' errors off the terminal: derive reports the reason itself, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("mkdocs") and record.levelno >= logging.ERROR)
 
 
 class _Collector(logging.Handler):
@@ -74,10 +100,14 @@ class _Collector(logging.Handler):
 def _mkdocs_messages() -> Iterator[list[str]]:
     """Collect MkDocs' warnings and errors (the reasons behind a failed strict build)."""
     messages: list[str] = []
-    handler = _Collector(messages)
+    handler, quiet = _Collector(messages), _Quiet()
     logger = logging.getLogger("mkdocs")
     logger.addHandler(handler)
+    for shown in logging.getLogger().handlers:
+        shown.addFilter(quiet)
     try:
         yield messages
     finally:
         logger.removeHandler(handler)
+        for shown in logging.getLogger().handlers:
+            shown.removeFilter(quiet)

@@ -88,6 +88,9 @@ class DeriveConfig(Config):
 
 def example_paths(root: Path, patterns: str | list[str]) -> list[Path]:
     """The example files matching `patterns` under `root`, in order, without dot files."""
+    if not isinstance(patterns, str) and not all(isinstance(p, str) for p in patterns):
+        raise SiteError("mkdocs.yml: plugins: derive: examples: must be a glob or a list of "
+                        f"globs (text), not {patterns!r}")
     found: list[Path] = []
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
         matches = sorted(glob.glob(pattern, root_dir=root))
@@ -189,6 +192,9 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         for uri, path in {**mathjax_files(), **asset_files()}.items():
             _add(files, File.generated(config, uri, abs_src_path=str(path)), path)
         paths = self.example_paths()
+        if not paths:
+            log.warning("no example files match %s (relative to %s)", self.config.examples,
+                        self._root)
         self._worked = {}
         failures: list[str] | None = [] if self._serving else None
         try:
@@ -221,10 +227,13 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         """Replace `derive` blocks with their quantities, and the examples marker with links to
         the examples."""
         if page.file.src_uri not in self._examples:
+            failures: list[str] | None = [] if self._serving else None
             try:
-                markdown = embed(markdown, page.file.src_uri, self._worked_example)
+                markdown = embed(markdown, page.file.src_uri, self._worked_example, failures)
             except DeriveError as err:
                 raise SiteError(str(err)) from err
+            for failure in failures or []:
+                log.error(failure)
         if EXAMPLES_MARKER not in markdown:
             return markdown
         base = posixpath.dirname(page.file.src_uri) or "."

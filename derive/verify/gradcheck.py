@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..compile.compiled import Compiled
-from ..spec import Example
+from ..spec import KINKED, Example
 from ..training import TrainingStep, arguments
 
 STEP = 1e-5
@@ -49,7 +49,7 @@ def gradient_check(example: Example, compiled: Compiled, first: TrainingStep) ->
     plus the decay term with weight decay) with central differences."""
     parameters = {name: value.copy() for name, value in first.parameters.items()}
     relu_like = [f"S{layer}" for layer, activation in enumerate(example.network.activations, 1)
-                 if "relu" in activation]
+                 if activation in KINKED]
     derivation = compiled.derivation
     X, Y = example.X[:, list(first.samples)], example.Y[:, list(first.samples)]
 
