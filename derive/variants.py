@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DeriveError
+from .output import replacing, require_replaceable
 from .present.answer_key import answer_key, to_json
 from .present.pages import document, questions
 from .present.view import view
-from .output import replacing, require_replaceable
 from .spec import KINKED, MAX_NAME, MAX_TITLE, Example
 from .worked import WorkedExample, worked_example
 
@@ -66,7 +66,7 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path) ->
 def _draw(example: Example, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Fresh data and weights of the example's shapes, rounded to `DECIMALS`."""
     network = example.network
-    N, k = example.X.shape[1], network.sizes[-1]
+    N = example.X.shape[1]
     numbers = {"X": _round(rng.uniform(-1, 1, size=(N, network.sizes[0]))),
                "y": _targets(example.Y.T, rng)}
     for layer, weight in enumerate(example.weights, start=1):

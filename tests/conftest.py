@@ -23,3 +23,31 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_site(
         site_dir=tmp_path_factory.mktemp("built") / "site", config_file=ROOT / "mkdocs.yml"
     )
+
+
+@pytest.fixture
+def generations(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Each call of SymPy's code generation (a cache miss), recorded by its network."""
+    from derive.compile import printer
+
+    calls: list = []
+    original = printer.gradient_module
+
+    def recording(network, names=("gradients",)) -> str:
+        calls.append(network)
+        return original(network, names)
+
+    monkeypatch.setattr(printer, "gradient_module", recording)
+    return calls
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh code cache directory, not yet created; the user's cache is never touched."""
+    from derive import api
+    from derive.compile import cache as code_cache
+
+    directory = tmp_path / "cache"
+    monkeypatch.setenv(code_cache.CACHE_VARIABLE, str(directory))
+    monkeypatch.setattr(api, "_modules", {})
+    return directory

@@ -20,7 +20,6 @@ import pytest
 from derive import api
 from derive.api import gradient_function
 from derive.compile import cache as codegen
-from derive.compile import printer
 from derive.spec import Network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,13 +35,7 @@ print(json.dumps({"dL_dW1": dL_dW1(X, y, W1, W2).tolist(), "sympy": "sympy" in s
 """
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh cache directory, not yet created, for each test; the user's cache is never touched."""
-    directory = tmp_path / "cache"
-    monkeypatch.setenv(codegen.CACHE_VARIABLE, str(directory))
-    monkeypatch.setattr(api, "_modules", {})
-    return directory
+pytestmark = pytest.mark.usefixtures("cache")  # a fresh code cache for every test
 
 
 def stamped(body: bytes) -> bytes:
@@ -88,19 +81,6 @@ def seed_file(cache: Path) -> Path:
     fresh_process(cache)
     (path,) = cache.glob("*.py")
     return path
-
-
-def generations(monkeypatch: pytest.MonkeyPatch) -> list[Network]:
-    """Record each call of SymPy's code generation (a cache miss)."""
-    calls: list[Network] = []
-    original = printer.gradient_module
-
-    def recording(network: Network, names=("gradients",)) -> str:
-        calls.append(network)
-        return original(network, names)
-
-    monkeypatch.setattr(printer, "gradient_module", recording)
-    return calls
 
 
 def entry(request: str) -> Path:
@@ -201,8 +181,9 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
-def test_a_damaged_file_is_regenerated_without_a_traceback(damage, cache, monkeypatch, capfd):
-    calls = generations(monkeypatch)
+def test_a_damaged_file_is_regenerated_without_a_traceback(damage, cache, monkeypatch, capfd,
+                                                           generations):
+    calls = generations
     gradient_function(SEED)
     (path,) = cache.glob("*.py")
     written = path.read_bytes()
@@ -268,8 +249,8 @@ def test_a_failed_write_leaves_no_temporary_and_the_code_still_runs(failure, cac
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
-def test_a_read_only_cache_still_gives_gradients(cache, monkeypatch):
-    calls = generations(monkeypatch)
+def test_a_read_only_cache_still_gives_gradients(cache, monkeypatch, generations):
+    calls = generations
     monkeypatch.setattr(tempfile, "mkstemp", refuse(errno.EROFS))
     X, y, W1, W2 = seed_problem()
     for _ in range(2):
@@ -279,8 +260,8 @@ def test_a_read_only_cache_still_gives_gradients(cache, monkeypatch):
     assert len(calls) == 2  # each process generates its code in memory
 
 
-def test_a_read_only_warm_cache_is_still_read(cache, monkeypatch):
-    calls = generations(monkeypatch)
+def test_a_read_only_warm_cache_is_still_read(cache, monkeypatch, generations):
+    calls = generations
     gradient_function(SEED)
     monkeypatch.setattr(tempfile, "mkstemp", refuse(errno.EROFS))
     monkeypatch.setattr(os, "utime", refuse(errno.EROFS))

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
+from files import example_pages
 
 from derive import derive, load_example, train
 from derive.errors import SpecError
 from derive.training import exact_steps, rational
-from files import example_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 

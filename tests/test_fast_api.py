@@ -13,9 +13,9 @@ import pytest
 from reference import backward
 
 from derive import api
+from derive.api import gradient_function
 from derive.compile import cache as codegen
 from derive.compile import printer, runtime
-from derive.api import gradient_function
 from derive.compile.compiled import compile_derivation
 from derive.spec import Network
 from derive.symbolic import derive
@@ -30,13 +30,7 @@ NETWORKS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh, empty cache directory for each test; the user's cache is never touched."""
-    directory = tmp_path / "cache"
-    monkeypatch.setenv(codegen.CACHE_VARIABLE, str(directory))
-    monkeypatch.setattr(api, "_modules", {})
-    return directory
+pytestmark = pytest.mark.usefixtures("cache")  # a fresh code cache for every test
 
 
 def problem(network: Network, N: int, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -64,22 +58,9 @@ def by_hand(network: Network, X, Y, *parameters) -> list[np.ndarray]:
     return [g for pair in zip(dW, db) for g in pair] if network.bias else dW
 
 
-def generations(monkeypatch: pytest.MonkeyPatch) -> list[Network]:
-    """Record each call of SymPy's code generation (a cache miss)."""
-    calls: list[Network] = []
-    original = printer.gradient_module
-
-    def recording(network: Network, names=("gradients",)) -> str:
-        calls.append(network)
-        return original(network, names)
-
-    monkeypatch.setattr(printer, "gradient_module", recording)
-    return calls
-
-
 @pytest.mark.parametrize("network", NETWORKS, ids=lambda n: "-".join(n.activations))
-def test_a_cache_miss_and_a_hit_give_identical_numbers(network, cache, monkeypatch):
-    calls = generations(monkeypatch)
+def test_a_cache_miss_and_a_hit_give_identical_numbers(network, cache, monkeypatch, generations):
+    calls = generations
     arguments = problem(network, 37)
     missed = gradient_function(network)(*arguments)
     assert len(calls) == 1 and len(list(cache.glob("*.py"))) == 1
@@ -99,9 +80,9 @@ def test_the_cached_file_is_the_code_sympy_generates(cache):
     assert "def gradients(X, Y, W1, b1, W2, b2, N):" in path.read_text()
 
 
-def test_a_changed_key_never_reuses_stale_code(cache, monkeypatch, tmp_path):
+def test_a_changed_key_never_reuses_stale_code(cache, monkeypatch, tmp_path, generations):
     network = NETWORKS[0]
-    calls = generations(monkeypatch)
+    calls = generations
     gradient_function(network)
     (stale,) = cache.glob("*.py")
     stale.write_text(stale.read_text().replace("-1/N*", "-2/N*"))  # what older code might do

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
+from files import example_pages
 
 from derive import derive
 from derive.api import SEED
 from derive.present.latex import escape_latex, number, tex
 from derive.present.view import RenderOptions, _Formatter
-from files import example_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))

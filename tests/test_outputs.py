@@ -1,7 +1,6 @@
 """Output folders: only what derive built is replaced, always whole, and killed builds leave
 nothing behind; titles are escaped exactly once."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -5,8 +5,8 @@ import sympy
 from sympy import HadamardProduct, MatMul
 
 from derive import derive, dL_dW1, load_example
-from derive.ops import relu, step
 from derive.api import SEED
+from derive.ops import relu, step
 from derive.verify.expansion import expand
 
 

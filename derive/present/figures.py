@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from .render import render
 from ..spec import Example
 from .latex import number
+from .render import render
 
 _COLUMN, _ROW, _RADIUS, _MARGIN = 190, 58, 17, 40
 
@@ -22,7 +22,8 @@ class _Unit:
     index: int | None
 
 
-def network_diagram(example: Example, *, max_units: int, max_labelled_edges: int) -> str:
+def network_diagram(example: Example, *, max_units: int, max_labelled_edges: int,
+                    edge_precision: int) -> str:
     """The network as layers of units joined by weighted edges, an accessible SVG.
 
     A layer wider than `max_units` shows its first and last units around an ellipsis; a network
@@ -54,7 +55,7 @@ def network_diagram(example: Example, *, max_units: int, max_labelled_edges: int
                 continue
             value = (example.biases[source.layer][target.index, 0] if source.kind == "bias"
                      else example.weights[source.layer][target.index, source.index])
-            label = number(value, 2) if weights <= max_labelled_edges else ""
+            label = number(value, edge_precision) if weights <= max_labelled_edges else ""
             edges.append({"x1": source.x + _RADIUS, "y1": source.y, "x2": target.x - _RADIUS,
                           "y2": target.y, "label": label,
                           **_label_position(source, target, min(sizes[target.layer], max_units))})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .render import render
 from ..worked import WorkedExample
 from .answer_key import answer_key, to_json
 from .figures import diagram_alt, loss_alt, loss_curve, network_diagram
+from .render import render
 from .view import RenderOptions, view
 
 
@@ -30,7 +30,7 @@ def example_files(worked: WorkedExample, options: RenderOptions = RenderOptions(
         f"examples/{name}.json": to_json(answer_key(worked)),
         f"examples/{name}-network.svg": network_diagram(
             worked.example, max_units=options.max_units,
-            max_labelled_edges=options.max_labelled_edges),
+            max_labelled_edges=options.max_labelled_edges, edge_precision=options.edge_precision),
     }
     if len(losses) > 1:
         files[f"examples/{name}-loss.svg"] = loss_curve(losses)

@@ -43,6 +43,8 @@ class RenderOptions:
     """Units drawn per layer of the network diagram."""
     max_labelled_edges: int = 24
     """Networks with at most this many weights show each weight's value on its edge."""
+    edge_precision: int = 2
+    """Decimals of the weights written on the diagram's edges."""
 
 
 def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dict[str, Any]:

@@ -34,10 +34,10 @@ from mkdocs.utils.meta import get_data
 
 from ..errors import DeriveError
 from ..present.pages import example_files
-from .blocks import embed, resolve
 from ..present.render import TEMPLATES, escape_markdown, render
 from ..present.view import RenderOptions
 from ..worked import WorkedExample, worked_example
+from .blocks import embed, resolve
 
 log = get_plugin_logger(__name__)
 
