@@ -68,6 +68,7 @@ def test_a_new_project_from_the_wheel_builds_with_mkdocs(installed, tmp_path):
     assert (site / "assets" / "derive" / "derive.js").is_file()
     home = (site / "index.html").read_text()
     assert "A second one" in home and "A first worked example" in home
+    assert "Worked examples" in home  # the plugin's navigation section
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", home)
 
 

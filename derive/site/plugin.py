@@ -84,6 +84,8 @@ class DeriveConfig(Config):
     """A folder whose templates override derive's own of the same name."""
     precision = c.Optional(c.Type(int))
     """Decimals in the tables of every example (default: each example's own)."""
+    nav_title = c.Type(str, default="Worked examples")
+    """The navigation section holding the example pages ("" puts them at the top level)."""
 
 
 def example_paths(root: Path, patterns: str | list[str]) -> list[Path]:
@@ -277,19 +279,21 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         folder = self.config.templates
         return (Path(folder).resolve(),) if folder else ()
 
-    def _nav(self, files: Files) -> list[str | dict[str, str]]:
-        """Home, the other hand-written pages, then the example pages in example order."""
+    def _nav(self, files: Files) -> list[str | dict]:
+        """Home, the other hand-written pages, then the example pages in example order (in a
+        section titled `nav_title`)."""
         examples = [uri for uri in self._examples if uri.endswith(".md")]
         written = sorted(
             file.src_uri
             for file in files.documentation_pages()
             if file.src_uri not in self._examples
         )
-        nav: list[str | dict[str, str]] = []
+        nav: list[str | dict] = []
         if "index.md" in written:
             written.remove("index.md")
             nav.append({"Home": "index.md"})
-        return nav + written + examples
+        title = self.config.nav_title
+        return nav + written + ([{title: examples}] if title and examples else examples)
 
 
 def _files_under(folder: Path) -> list[Path]:
