@@ -85,3 +85,24 @@ def test_build_outside_a_project_says_what_to_do(tmp_path, capsys, monkeypatch):
     assert main(["build"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "python -m derive new DIR" in line
+
+
+def test_a_templates_folder_overrides_derives_own(tmp_path, monkeypatch):
+    from derive.site.build import build_site
+
+    project = tmp_path / "course"
+    assert main(["new", str(project)]) == 0
+    (project / "overrides").mkdir()
+    (project / "overrides" / "example.md.j2").write_text(
+        "---\ntitle: ((( page.title | escape_html )))\n---\n# Overridden: ((( page.title )))\n\n"
+        "$L = ((( page.detailed[0].loss )))$\n")
+    config = project / "mkdocs.yml"
+    config.write_text(config.read_text().replace(
+        "      examples: examples/*.toml", "      examples: examples/*.toml\n"
+        "      templates: overrides\n      nav_title: Exercises"))
+    monkeypatch.chdir(project)
+    site = build_site(site_dir=project / "site", config_file=config)
+    page = (site / "examples" / "first" / "index.html").read_text()
+    assert "Overridden: A first worked example" in page and "Exercises" in page
+    assert "One entry of each gradient" not in page
+    assert (site / "examples" / "first.tex").read_text().startswith(r"\documentclass")
