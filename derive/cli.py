@@ -150,8 +150,14 @@ def _variants(path: Path, count: int, seed: int, out: Path) -> int:
         raise DeriveError(f"--seed: must be a whole number >= 0, not {seed}")
     _require_folder("--out", out)
     require_replaceable(out, "--out")
-    for written in write_variants(worked_example(path), count, seed, out):
-        print(f"wrote {written} with its answer key (.json, .tex)", file=sys.stderr)
+    def progress(number: int, count: int) -> None:
+        if sys.stderr.isatty():
+            end = "\n" if number == count else ""
+            print(f"\rvariant {number} of {count}", end=end, file=sys.stderr, flush=True)
+
+    for written in write_variants(worked_example(path), count, seed, out, progress):
+        print(f"wrote {written} with its answer key (.json, .tex) and question sheet",
+              file=sys.stderr)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,15 @@ ATTEMPTS = 100
 MAX_VARIANTS = 100
 
 
-def write_variants(original: WorkedExample, count: int, seed: int, out: Path) -> list[Path]:
+def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
+                   progress: Callable[[int, int], None] = lambda number, count: None) -> list[Path]:
     """Write `count` variants of an example into `out`: each a `.toml`, its answer key (`.json`
     and the worked `.tex`) and a question sheet (`-questions.tex`, no answers).
 
     `out` is replaced whole, and only if derive made it (or it is empty or absent).
 
-    The same `seed` always gives the same files. A variant whose relu-like pre-activation is
+    `progress(number, count)` is told of each variant as it is computed. The same `seed` always
+    gives the same files. A variant whose relu-like pre-activation is
     exactly 0 is drawn again, so no answer hangs on the convention for the kink.
     """
     if not 1 <= count <= MAX_VARIANTS:
@@ -50,6 +53,7 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path) ->
             raise DeriveError(f"{example.path}: variants: no variant without a relu kink found")
         worked.require_checked()
         variants.append(worked)
+        progress(number, count)
     with replacing(out, "--out") as fresh:
         fresh.mkdir()
         for worked in variants:

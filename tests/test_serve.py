@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,6 +32,19 @@ def fetch_until(url: str, wanted: str, seconds: float = 60) -> str:
             pass
         time.sleep(0.5)
     raise AssertionError(f"{url} never showed {wanted!r}")
+
+
+def shown_in_browser(url: str) -> str:
+    """The text a reader sees at url, in headless chromium."""
+    sync_playwright = playwright_or_skip()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(url, wait_until="load")
+            return page.inner_text("article")
+        finally:
+            browser.close()
 
 
 def test_serve_regenerates_a_page_when_its_example_changes_and_shows_its_errors(tmp_path):
@@ -55,7 +70,9 @@ def test_serve_regenerates_a_page_when_its_example_changes_and_shows_its_errors(
         good = example.read_text()
         example.write_text(good.replace("steps = 2", "steps = 0"))
         broken = fetch_until(url, "This example cannot be built")
-        assert "training.steps: must be between 1 and 10000, not 0" in broken
+        message = "training.steps: must be between 1 and 10000, not 0"
+        assert message in broken
+        assert message in shown_in_browser(url)
         example.write_text(good)
         fetch_until(url, "Renamed: a 2-3-1 ReLU network")
     finally:

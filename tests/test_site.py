@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import shutil
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
 
 import derive.site.plugin
 from derive.errors import DeriveError
@@ -22,18 +22,6 @@ from derive.site.build import build_site
 from derive.site.plugin import generate_example_files
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-# Flags that work for Debian's chromium on these machines (DESIGN §5).
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
@@ -121,21 +109,6 @@ def test_no_page_or_stylesheet_loads_anything_from_outside(built_site: Path) -> 
         ]
     assert {name: urls for name, urls in found.items() if urls} == {}
     assert (built_site / "assets" / "mathjax" / "tex-chtml.js").is_file()
-
-
-def playwright_or_skip():
-    """Playwright's sync API with Debian's chromium; skipped when missing, failed on CI."""
-    missing = [] if CHROMIUM.exists() else [str(CHROMIUM)]
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing.append("the playwright package")
-    if missing:
-        message = f"the browser test needs {' and '.join(missing)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return sync_playwright
 
 
 @contextmanager
