@@ -31,8 +31,8 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
     `out` is replaced whole, and only if derive made it (or it is empty or absent).
 
     `progress(number, count)` is told of each variant as it is computed. The same `seed` always
-    gives the same files. A variant whose relu-like pre-activation is
-    exactly 0 is drawn again, so no answer hangs on the convention for the kink.
+    gives the same files. A variant with a relu-like pre-activation of exactly 0 is drawn again,
+    so no answer hangs on the convention for the kink.
     """
     if not 1 <= count <= MAX_VARIANTS:
         raise DeriveError(f"--count: must be between 1 and {MAX_VARIANTS}, not {count}")
