@@ -169,7 +169,8 @@ ELEMENTWISE = {
 identity `linear` and the column-wise `softmax`)."""
 
 
-def elementwise(name: str, x: sympy.Basic, leaky_slope: sympy.Rational = LEAKY_SLOPE) -> sympy.Basic:
+def elementwise(name: str, x: sympy.Basic,
+                leaky_slope: sympy.Rational = LEAKY_SLOPE) -> sympy.Basic:
     """The activation `name` applied to x; leaky_relu leaks with `leaky_slope` below 0."""
     if name == "leaky_relu":
         return leaky(leaky_slope)[0](x)

@@ -132,7 +132,8 @@ def final_loss(example: Example, compiled: Compiled, last: TrainingStep) -> floa
         loss = compiled.loss(example.X, example.Y, *arguments(example, last.updated))
     if not np.isfinite(loss):
         raise DeriveError(f"{example.path}: training: after step {example.steps}: the loss is "
-                          f"{loss}; lower training.learning_rate or scale the data and weights down")
+                          f"{loss}; lower training.learning_rate or scale the data and weights "
+                          "down")
     return loss
 
 

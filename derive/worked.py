@@ -29,10 +29,10 @@ class WorkedExample:
     """An example with its derivation, every training step and the evidence that they are right.
 
     `code` is the NumPy source lambdify generated for the gradients; `final_loss` is the loss
-    over the data after the last update; `exact` holds the first
-    steps in fractions when the example asks for exact arithmetic; `expansion` is the
-    element-wise cross-check (small networks only); `proof` the output-layer proof (sigmoid +
-    bce, softmax + cross-entropy only).
+    over the data after the last update; `exact` holds the first steps in fractions when the
+    example asks for exact arithmetic; `expansion` is the element-wise cross-check (small
+    networks only); `proof` the output layer's entry-by-entry proof (sigmoid + bce, softmax).
+    In a notebook it shows itself (`_repr_markdown_`); `matrix()` and `latex()` give LaTeX.
     """
 
     example: Example
@@ -102,5 +102,5 @@ def worked_example(source: Example | Path | str) -> WorkedExample:
         if not proof.holds:
             raise DeriveError(f"{example.path}: output layer: SymPy does not reduce the {kind} "
                               f"step to its matrix form ({proof.residual})")
-    return WorkedExample(example, derivation, compiled.source(), steps, final, exact, checks, expansion,
-                         proof)
+    return WorkedExample(example, derivation, compiled.source(), steps, final, exact, checks,
+                         expansion, proof)

@@ -116,7 +116,8 @@ def scientific(value: float, digits: int = 1) -> str:
 
 
 def setting(value: float) -> str:
-    """A setting (learning rate, λ, μ, a slope) as TeX, as written: 0.5, 0.001, 1.5 \\times 10^{-5}."""
+    """A setting (learning rate, λ, μ, a slope) as TeX, as written: 0.5, 0.001,
+    1.5 \\times 10^{-5}."""
     text = f"{value:.6g}"
     if "e" not in text:
         return text

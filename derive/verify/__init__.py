@@ -1,1 +1,1 @@
-"""Evidence that the derivation is right: finite differences, the expanded loss, the output proofs."""
+"""Evidence that the derivation is right: finite differences, the expanded loss, the proofs."""
