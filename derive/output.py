@@ -44,10 +44,16 @@ def replacing(target: Path, option: str) -> Iterator[Path]:
     """
     target = target.parent.resolve() / target.name  # a symlink itself is refused, not followed
     require_replaceable(target, option)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DeriveError(f"{option}: cannot create {target.parent}: {err.strerror}") from err
     _remove_leftovers(target)
-    work = Path(tempfile.mkdtemp(prefix=_work_prefix(target) + f"{os.getpid()}-",
-                                 dir=target.parent))
+    try:
+        work = Path(tempfile.mkdtemp(prefix=_work_prefix(target) + f"{os.getpid()}-",
+                                     dir=target.parent))
+    except OSError as err:
+        raise DeriveError(f"{option}: cannot write in {target.parent}: {err.strerror}") from err
     try:
         fresh = work / "new"
         try:

@@ -127,3 +127,9 @@ def test_variants_replace_only_a_folder_derive_made(tmp_path, capsys):
         assert main(["variants", str(SEED), "--count", str(count), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         MARKER, "seed-v1-questions.tex", "seed-v1.json", "seed-v1.tex", "seed-v1.toml"]
+
+
+def test_a_folder_that_cannot_be_made_is_one_line_naming_the_option(capsys):
+    assert main(["build", str(SEED), "--site-dir", "/proc/derive-site"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("--site-dir: cannot write in /proc")
