@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     """The commands and their options, each with its help and default (argparse reports a
     malformed one with usage and exit code 2)."""
-    program = "derive" if Path(sys.argv[0]).name == "derive" else "python -m derive"
+    program = _program()
     parser = _Parser(
         prog=program, description="Backpropagation derived by SymPy, evaluated by NumPy, "
         "rendered as worked examples (an MkDocs site, LaTeX documents, JSON answer keys).")
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help, description=help,
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                   formatter_class=_Defaults)
 
     values = command("values", "print every number of an example's training steps as JSON")
     values.add_argument("example", type=Path, help="an example file (TOML)")
@@ -76,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--site-dir", type=Path, default=Path("site"),
                        help="the folder to write (replaced whole, only if derive made it)")
     return parser
+
+
+def _program() -> str:
+    """How the user ran derive: its console script or `python -m derive`."""
+    return "derive" if Path(sys.argv[0]).name == "derive" else "python -m derive"
+
+
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that states an option's default, where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, []):
+            return action.help or ""
+        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -166,7 +180,7 @@ def _new(directory: Path) -> int:
 
     for path in new_project(directory):
         print(f"wrote {path}", file=sys.stderr)
-    print(f"build it with: cd {directory} && python -m derive build (or serve it live with "
+    print(f"build it with: cd {directory} && {_program()} build (or serve it live with "
           "mkdocs serve)", file=sys.stderr)
     return 0
 
@@ -176,7 +190,7 @@ def _build(examples: list[Path], site_dir: Path) -> int:
 
     if not Path("mkdocs.yml").is_file():
         raise DeriveError("mkdocs.yml: not in this folder; run the build where it is, or start a "
-                          "project with: python -m derive new DIR")
+                          f"project with: {_program()} new DIR")
     _require_folder("--site-dir", site_dir)
     built = build_site(examples or None, site_dir)
     if examples:

@@ -69,3 +69,19 @@ def test_a_wrong_block_names_the_page_and_its_line(lines, message):
 def test_an_unclosed_block_is_an_error():
     with pytest.raises(DeriveError, match="notes.md:1: derive block: no closing ```"):
         embed('```derive\nshow = "L"\n', "notes.md", examples)
+
+
+def test_the_sites_precision_applies_unless_the_block_sets_its_own():
+    site = embed(block('example = "examples/seed.toml"', 'show = "L"'), "n.md", examples,
+                 precision=6)
+    assert f"L = {SEED.steps[0].loss:.6f}" in site
+    own = embed(block('example = "examples/seed.toml"', 'show = "L"', "precision = 2"), "n.md",
+                examples, precision=6)
+    assert f"L = {SEED.steps[0].loss:.2f}\n" in own
+
+
+def test_an_updated_weight_has_its_update_as_formula():
+    both = embed(block('example = "examples/seed.toml"', 'show = "W2_new"', 'form = "both"'),
+                 "n.md", examples)
+    assert (r"W^{[2]}_{\text{new}} = W^{[2]} - \eta \, \frac{\partial L}{\partial W^{[2]}}"
+            in both)

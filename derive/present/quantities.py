@@ -34,7 +34,7 @@ def quantity(worked: WorkedExample, name: str, step: int = 1,
     definitions = {d.symbol.name: d for d in worked.derivation.definitions}
     symbol = (notation.updated(name.removesuffix("_new")) if name.endswith("_new")
               else notation.symbol(name))
-    formula = tex(definitions[name].expr) if name in definitions else ""
+    formula = tex(definitions[name].expr) if name in definitions else _update(worked, name)
     value = values[name]
     if isinstance(value, sympy.MatrixBase) or np.ndim(value) == 2:
         matrix = show.matrix(symbol, value)
@@ -42,6 +42,20 @@ def quantity(worked: WorkedExample, name: str, step: int = 1,
                 "formula": formula}
     number = show.number(value if isinstance(value, sympy.Basic) else float(value))
     return {"symbol": symbol, "value": number, "shape": "", "formula": formula}
+
+
+def _update(worked: WorkedExample, name: str) -> str:
+    """The SGD update that gives `name` (W1_new from W1), or "" for any other name."""
+    parameter = name.removesuffix("_new")
+    if parameter == name or parameter not in worked.example.parameters:
+        return ""
+    if parameter in worked.example.freeze:
+        return notation.symbol(parameter)
+    gradient = dict(zip((p.name for p in worked.derivation.parameters),
+                        (g.name for g in worked.derivation.gradients)))[parameter]
+    step = (notation.velocity(parameter) if worked.example.momentum
+            else notation.symbol(gradient))
+    return rf"{notation.symbol(parameter)} - \eta \, {step}"
 
 
 def _values(worked: WorkedExample, step: TrainingStep) -> dict:

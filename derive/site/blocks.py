@@ -45,12 +45,13 @@ class Block:
 
 
 def embed(markdown: str, page: str, worked: Callable[[str], WorkedExample],
-          failures: list[str] | None = None) -> str:
+          failures: list[str] | None = None, *, precision: int | None = None) -> str:
     """`markdown` with every `derive` block replaced by its quantity.
 
-    `worked` gives the WorkedExample of an example path as written in a block. Errors name the
-    page and the block's first line; with `failures` (while `mkdocs serve` runs) a block that
-    fails shows its error in its place, and the message is added to the list.
+    `worked` gives the WorkedExample of an example path as written in a block; `precision` is
+    the site's (the example's own when None), which a block's own `precision` overrides. Errors
+    name the page and the block's first line; with `failures` (while `mkdocs serve` runs) a
+    block that fails shows its error in its place, and the message is added to the list.
     """
     lines = markdown.split("\n")
     out: list[str] = []
@@ -74,7 +75,7 @@ def embed(markdown: str, page: str, worked: Callable[[str], WorkedExample],
         try:
             block = _parse("\n".join(lines[start + 1:end]), page, start + 1)
             try:
-                out.append(_render(block, worked(block.example)))
+                out.append(_render(block, worked(block.example), precision))
             except DeriveError as err:
                 raise DeriveError(f"{page}:{block.line}: derive block: {err}") from None
         except DeriveError as err:
@@ -118,11 +119,12 @@ def _parse(text: str, page: str, line: int) -> Block:
     return Block(line, raw["example"], raw["show"], step, form, precision)
 
 
-def _render(block: Block, worked: WorkedExample) -> str:
-    shown = quantity(worked, block.show, block.step, RenderOptions(precision=block.precision))
+def _render(block: Block, worked: WorkedExample, precision: int | None) -> str:
+    digits = block.precision if block.precision is not None else precision
+    shown = quantity(worked, block.show, block.step, RenderOptions(precision=digits))
     if block.form != "numbers" and not shown["formula"]:
-        raise DeriveError(f"{block.show!r} is given, not computed: it has no formula; "
-                          "use form = \"numbers\"")
+        raise DeriveError(f"{block.show!r} is data or a starting weight, not computed: it has "
+                          "no formula; use form = \"numbers\"")
     lines = []
     if block.form in ("formula", "both"):
         lines.append(f"{shown['symbol']} = {shown['formula']}")

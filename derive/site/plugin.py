@@ -231,7 +231,8 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         if page.file.src_uri not in self._examples:
             failures: list[str] | None = [] if self._serving else None
             try:
-                markdown = embed(markdown, page.file.src_uri, self._worked_example, failures)
+                markdown = embed(markdown, page.file.src_uri, self._worked_example, failures,
+                                 precision=self.config.precision)
             except DeriveError as err:
                 raise SiteError(str(err)) from err
             for failure in failures or []:
@@ -262,10 +263,11 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         path = resolve(self._root, written)
         if path not in self._worked:
             try:
-                self._worked[path] = worked_example(path)
+                worked = worked_example(path)
+                worked.require_checked()
             except DeriveError as err:
                 raise DeriveError(f"example {written!r}: {err}") from None
-            self._worked[path].require_checked()
+            self._worked[path] = worked
         return self._worked[path]
 
     def example_paths(self) -> list[Path]:
