@@ -155,11 +155,10 @@ def _default_examples() -> list[Path]:
 
 def _variants(path: Path, count: int, seed: int, out: Path) -> int:
     from .output import require_replaceable
-    from .variants import MAX_VARIANTS, write_variants
+    from .variants import require_count, write_variants
     from .worked import worked_example
 
-    if not 1 <= count <= MAX_VARIANTS:
-        raise DeriveError(f"--count: must be between 1 and {MAX_VARIANTS}, not {count}")
+    require_count(count)
     if seed < 0:
         raise DeriveError(f"--seed: must be a whole number >= 0, not {seed}")
     _require_folder("--out", out)

@@ -34,8 +34,7 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
     gives the same files. A variant with a relu-like pre-activation of exactly 0 is drawn again,
     so no answer hangs on the convention for the kink.
     """
-    if not 1 <= count <= MAX_VARIANTS:
-        raise DeriveError(f"--count: must be between 1 and {MAX_VARIANTS}, not {count}")
+    require_count(count)
     example = original.example
     if len(f"{example.name}-v{count}") > MAX_NAME:
         raise DeriveError(f"{example.path}: variants: the variants' names ({example.name}-v1 ...) "
@@ -65,6 +64,12 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
             path.with_name(f"{path.stem}-questions.tex").write_text(questions(page),
                                                                     encoding="utf-8")
     return [worked.example.path for worked in variants]
+
+
+def require_count(count: int) -> None:
+    """Refuse a number of variants outside 1 to MAX_VARIANTS."""
+    if not 1 <= count <= MAX_VARIANTS:
+        raise DeriveError(f"--count: must be between 1 and {MAX_VARIANTS}, not {count}")
 
 
 def _draw(example: Example, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -6,6 +6,7 @@ closed standard output) double as the list of messages in docs/example-files.md.
 """
 
 import errno
+import itertools
 import json
 import os
 import resource
@@ -310,7 +311,7 @@ def test_a_run_beyond_the_budget_is_refused(tmp_path, capsys, sizes, samples, st
     path = tmp_path / "big.toml"
     path.write_text(example_text(sizes, samples, steps))
     # Every step keeps S, Z, G and delta of each layer, and five numbers per parameter.
-    parameters = sum(rows * columns for columns, rows in zip(sizes, sizes[1:]))
+    parameters = sum(rows * columns for columns, rows in itertools.pairwise(sizes))
     kept = f"{steps * (samples * sum(sizes[1:]) * 4 + 5 * parameters):,}"
     code, out, err = run(path, capsys)
     assert code == 2 and out == ""

@@ -96,9 +96,9 @@ def test_git_ignores_the_work_folders():
 def test_a_symlinked_or_file_target_is_refused(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    with pytest.raises(DeriveError, match="not a folder derive built"):
-        with replacing(tmp_path / "link", "--out"):
-            pass
+    with pytest.raises(DeriveError, match="not a folder derive built"), \
+            replacing(tmp_path / "link", "--out"):
+        pass
 
 
 def test_titles_are_escaped_exactly_once_and_keep_any_unicode(tmp_path):

@@ -8,15 +8,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from reference import toml_example
 
 from derive.cli import main
+from derive.errors import DeriveError
 from derive.worked import worked_example
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN = ["linear", "relu", "leaky_relu", "sigmoid", "tanh"]
+
+
+LOSSES = {
+    "l2": lambda S, Z, T: ((T - Z) ** 2).sum() / (2 * T.shape[1]),
+    "mse": lambda S, Z, T: ((T - Z) ** 2).mean(),
+    "bce": lambda S, Z, T: torch.nn.BCEWithLogitsLoss()(S, T),
+    "cross_entropy": lambda S, Z, T: torch.nn.CrossEntropyLoss()(S.T, T.T),
+}
+"""Each loss in torch, of the last pre-activation S, the output Z and the targets T."""
 
 
 def torch_training(example, samples_per_step):
@@ -47,13 +57,7 @@ def torch_training(example, samples_per_step):
         for layer, activation in enumerate(network.activations, start=1):
             S = parameters[f"W{layer}"] @ Z + (parameters[f"b{layer}"] if network.bias else 0)
             Z = functions[activation](S)
-        N = len(columns)
-        loss = {
-            "l2": lambda: ((T - Z) ** 2).sum() / (2 * N),
-            "mse": lambda: ((T - Z) ** 2).mean(),
-            "bce": lambda: torch.nn.BCEWithLogitsLoss()(S, T),
-            "cross_entropy": lambda: torch.nn.CrossEntropyLoss()(S.T, T.T),
-        }[network.loss]()
+        loss = LOSSES[network.loss](S, Z, T)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -99,7 +103,12 @@ def trainings(draw):
 def test_every_training_option_agrees_with_torch_sgd(tmp_path, text):
     path = tmp_path / "options.toml"
     path.write_text(text)
-    worked = worked_example(path)
+    try:
+        worked = worked_example(path)
+    except DeriveError as err:
+        if ": training: " not in str(err):
+            raise
+        reject()  # a run that diverges has no numbers to compare (derive stops it, one line)
     assert all(check.passed for check in worked.checks)
     expected = torch_training(worked.example, [step.samples for step in worked.steps])
     for step, reference in zip(worked.steps, expected):

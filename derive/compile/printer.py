@@ -94,14 +94,12 @@ class MatrixNumPyPrinter(NumPyPrinter):
         if isinstance(term, sympy.OneMatrix):
             return "1"
         if isinstance(term, sympy.MatMul):
-            coefficient, (first, *factors) = term.as_coeff_matrices()
-            if isinstance(factors[-1] if factors else first, sympy.OneMatrix) and factors \
-                    and factors[-1].shape[0] == 1:
+            coefficient, (first, *rest) = term.as_coeff_matrices()
+            if rest and isinstance(rest[-1], sympy.OneMatrix) and rest[-1].shape[0] == 1:
                 return self._print(sympy.MatMul(*term.args[:-1]))
-            if isinstance(first, sympy.OneMatrix) and factors:
-                sums = f"{self._product(factors)}.sum(axis=0, keepdims=True)"
+            if rest and isinstance(first, sympy.OneMatrix):
                 scale = {1: "", -1: "-"}.get(coefficient, f"{self._print(coefficient)}*")
-                return scale + sums
+                return f"{scale}{self._product(rest)}.sum(axis=0, keepdims=True)"
         return self.parenthesize(term, PRECEDENCE["Add"], strict=True)
 
     def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:

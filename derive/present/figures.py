@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from ..spec import Example
 from .latex import number
 from .render import render
+from .view import RenderOptions
 
 _COLUMN, _ROW, _RADIUS, _MARGIN = 190, 58, 17, 40
 
@@ -22,13 +23,13 @@ class _Unit:
     index: int | None
 
 
-def network_diagram(example: Example, *, max_units: int, max_labelled_edges: int,
-                    edge_precision: int) -> str:
+def network_diagram(example: Example, options: RenderOptions) -> str:
     """The network as layers of units joined by weighted edges, an accessible SVG.
 
-    A layer wider than `max_units` shows its first and last units around an ellipsis; a network
-    with at most `max_labelled_edges` weights shows each weight's value on its edge.
+    A layer wider than `options.max_units` shows its first and last units around an ellipsis; a
+    network with at most `options.max_labelled_edges` weights shows each weight on its edge.
     """
+    max_units = options.max_units
     sizes = example.network.sizes
     tallest = max(min(n, max_units) + example.network.bias for n in sizes)
     height = _MARGIN * 2 + tallest * _ROW + 30
@@ -55,7 +56,8 @@ def network_diagram(example: Example, *, max_units: int, max_labelled_edges: int
                 continue
             value = (example.biases[source.layer][target.index, 0] if source.kind == "bias"
                      else example.weights[source.layer][target.index, source.index])
-            label = number(value, edge_precision) if weights <= max_labelled_edges else ""
+            label = (number(value, options.edge_precision)
+                     if weights <= options.max_labelled_edges else "")
             edges.append({"x1": source.x + _RADIUS, "y1": source.y, "x2": target.x - _RADIUS,
                           "y2": target.y, "label": label,
                           **_label_position(source, target, min(sizes[target.layer], max_units))})

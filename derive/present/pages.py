@@ -8,10 +8,10 @@ from ..worked import WorkedExample
 from .answer_key import answer_key, to_json
 from .figures import diagram_alt, loss_alt, loss_curve, network_diagram
 from .render import render
-from .view import RenderOptions, view
+from .view import DEFAULTS, RenderOptions, view
 
 
-def example_files(worked: WorkedExample, options: RenderOptions = RenderOptions(),
+def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
                   templates: tuple[Path, ...] = ()) -> dict[str, str]:
     """Docs-relative paths mapped to contents: `examples/NAME.md` (the page), `.tex`, `.json`
     (the answer key), `-network.svg` and, with several steps, `-loss.svg`.
@@ -28,9 +28,7 @@ def example_files(worked: WorkedExample, options: RenderOptions = RenderOptions(
                                       **figures),
         f"examples/{name}.tex": document(page, templates),
         f"examples/{name}.json": to_json(answer_key(worked)),
-        f"examples/{name}-network.svg": network_diagram(
-            worked.example, max_units=options.max_units,
-            max_labelled_edges=options.max_labelled_edges, edge_precision=options.edge_precision),
+        f"examples/{name}-network.svg": network_diagram(worked.example, options),
     }
     if len(losses) > 1:
         files[f"examples/{name}-loss.svg"] = loss_curve(losses)

@@ -11,11 +11,11 @@ from ..training import TrainingStep, rational_matrix
 from ..worked import WorkedExample
 from . import notation
 from .latex import tex
-from .view import RenderOptions, _Formatter
+from .view import DEFAULTS, RenderOptions, _Formatter
 
 
 def quantity(worked: WorkedExample, name: str, step: int = 1,
-             options: RenderOptions = RenderOptions()) -> dict[str, str]:
+             options: RenderOptions = DEFAULTS) -> dict[str, str]:
     """`{"symbol", "value", "shape", "formula"}` of `name` at `step`, counted from 1.
 
     `value` is a bmatrix (a number for L), `shape` its `rows \\times columns` ("" for a number),

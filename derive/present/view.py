@@ -47,7 +47,11 @@ class RenderOptions:
     """Decimals of the weights written on the diagram's edges."""
 
 
-def view(worked: WorkedExample, options: RenderOptions = RenderOptions()) -> dict[str, Any]:
+DEFAULTS = RenderOptions()
+"""The display limits used unless a caller gives others."""
+
+
+def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, Any]:
     """The page's content as plain data."""
     example, derivation = worked.example, worked.derivation
     precision = example.precision if options.precision is None else options.precision

@@ -18,7 +18,6 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..errors import DeriveError
@@ -134,8 +133,3 @@ def _render(block: Block, worked: WorkedExample, precision: int | None) -> str:
     body = r" \\ ".join(lines)
     return f"$$\n\\begin{{gathered}}{body}\\end{{gathered}}\n$$\n" if len(lines) > 1 else \
         f"$$\n{body}\n$$\n"
-
-
-def resolve(root: Path, written: str) -> Path:
-    """An example path as written in a block, relative to the folder of mkdocs.yml."""
-    return (root / written).resolve()

@@ -35,27 +35,26 @@ def build_site(
     if root.is_relative_to(site_dir):
         raise DeriveError(f"--site-dir: {site_dir} must not contain the project {root}")
     require_replaceable(site_dir, "--site-dir")
-    # Validate every example file before any work, so a bad one is the only message.
     with _mkdocs_messages():
-        paths = example_paths if example_paths is not None else _load(config_file)[1]
-    for path in paths:
+        config = _load(config_file)
+    plugin = config.plugins["derive"]
+    if example_paths is not None:
+        plugin.config.examples = [glob.escape(str(path.resolve())) for path in example_paths]
+    # Validate every example file before any work, so a bad one is the only message.
+    for path in plugin.example_paths():
         load_example(path)
     with replacing(site_dir, "--site-dir") as fresh:
         log.info("building the site with MkDocs")
-        _run_mkdocs(config_file, fresh, example_paths)
+        config.site_dir = str(fresh)
+        _run_mkdocs(config)
     log.info("site built in %s", site_dir)
     return site_dir
 
 
-def _run_mkdocs(config_file: Path, site_dir: Path, example_paths: list[Path] | None) -> None:
-    """Run MkDocs' build in strict mode; given example files replace the plugin's globs."""
+def _run_mkdocs(config: MkDocsConfig) -> None:
+    """Run MkDocs' build; a plugin's error is reported as its own one line."""
     with _mkdocs_messages() as messages:
         try:
-            config, _ = _load(config_file, site_dir)
-            plugin = config.plugins["derive"]
-            if example_paths is not None:
-                plugin.config.examples = [glob.escape(str(path.resolve()))
-                                          for path in example_paths]
             mkdocs_build(config)
         except (MkDocsException, OSError) as err:
             # MkDocs reports a plugin's error and aborts; the plugin's message is the reason.
@@ -65,17 +64,15 @@ def _run_mkdocs(config_file: Path, site_dir: Path, example_paths: list[Path] | N
             raise DeriveError(f"mkdocs build failed: {reason}") from err
 
 
-def _load(config_file: Path, site_dir: Path | None = None) -> tuple[MkDocsConfig, list[Path]]:
-    """MkDocs' configuration (strict) and the example files its derive plugin names."""
+def _load(config_file: Path) -> MkDocsConfig:
+    """MkDocs' configuration, strict, with the derive plugin listed."""
     try:
-        config = load_config(config_file=str(config_file), strict=True,
-                             **({"site_dir": str(site_dir)} if site_dir else {}))
+        config = load_config(config_file=str(config_file), strict=True)
     except MkDocsException as err:
         raise DeriveError(f"{config_file}: {' '.join(str(err).split())}") from err
-    plugin = config.plugins.get("derive")
-    if plugin is None:
+    if config.plugins.get("derive") is None:
         raise DeriveError(f"{config_file}: plugins: the derive plugin is not listed")
-    return config, plugin.example_paths()
+    return config
 
 
 class _Quiet(logging.Filter):

@@ -35,9 +35,9 @@ from mkdocs.utils.meta import get_data
 from ..errors import DeriveError
 from ..present.pages import example_files
 from ..present.render import TEMPLATES, escape_markdown, render
-from ..present.view import RenderOptions
+from ..present.view import DEFAULTS, RenderOptions
 from ..worked import WorkedExample, worked_example
-from .blocks import embed, resolve
+from .blocks import embed
 
 log = get_plugin_logger(__name__)
 
@@ -101,7 +101,7 @@ def example_paths(root: Path, patterns: str | list[str]) -> list[Path]:
 
 
 def generate_example_files(
-    paths: list[Path], options: RenderOptions = RenderOptions(), templates: tuple[Path, ...] = (),
+    paths: list[Path], options: RenderOptions = DEFAULTS, templates: tuple[Path, ...] = (),
     *, worked: dict[Path, WorkedExample] | None = None, failures: list[str] | None = None,
 ) -> dict[str, GeneratedFile]:
     """Every example's generated files by docs-relative path; two examples may not share one.
@@ -166,7 +166,6 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
     """Adds the example pages, their navigation and an offline MathJax to the site."""
 
     def __init__(self) -> None:
-        self._root = Path.cwd()
         self._examples: dict[str, GeneratedFile] = {}
         self._worked: dict[Path, WorkedExample] = {}
         self._date: str | None = None
@@ -176,11 +175,15 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         """Under `mkdocs serve` a broken example shows its error on its page; a build stops."""
         self._serving = command == "serve"
 
+    @property
+    def _root(self) -> Path:
+        """The folder of mkdocs.yml, which the plugin's paths are relative to."""
+        path = self.config.config_file_path
+        return Path(path).resolve().parent if path else Path.cwd()
+
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
-        """Remember the project root, turn on the Markdown extensions the pages need, and load
-        derive's script, then MathJax, after the site's own scripts."""
-        if config.config_file_path:
-            self._root = Path(config.config_file_path).resolve().parent
+        """Turn on the Markdown extensions the pages need, and load derive's script, then
+        MathJax, after the site's own scripts."""
         for extension, options in EXTENSIONS.items():
             if extension not in config.markdown_extensions:
                 config.markdown_extensions.append(extension)
@@ -260,7 +263,7 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
 
     def _worked_example(self, written: str) -> WorkedExample:
         """The worked example a block names, computed once per build."""
-        path = resolve(self._root, written)
+        path = (self._root / written).resolve()  # relative to mkdocs.yml
         if path not in self._worked:
             try:
                 worked = worked_example(path)
@@ -305,7 +308,7 @@ def _files_under(folder: Path) -> list[Path]:
 def _newest_date(inputs: list[Path]) -> str:
     """The UTC date of the newest of `inputs`, as MkDocs writes page dates."""
     newest = max(path.stat().st_mtime for path in inputs if path.exists())
-    return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).strftime("%Y-%m-%d")
+    return datetime.datetime.fromtimestamp(newest, datetime.UTC).strftime("%Y-%m-%d")
 
 
 def _add(files: Files, file: File, source: Path) -> None:
