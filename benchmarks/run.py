@@ -17,6 +17,10 @@ In one run it measures:
 3. `from derive import dL_dW1, dL_dW2` (cache warm) against `import numpy`, each timed inside
    fresh processes, paired in the same way.
 4. The wall time of `python -m derive build examples/seed.toml`.
+5. A generated course of 40 small examples (see `course.py`): cold builds (on both cores and on
+   one), a build with nothing changed and one after editing an example, each in fresh copies;
+   the wait from saving an example to its updated page under `mkdocs serve` (with and without
+   `--dirty`); and a softmax example's cold build by number of classes.
 
 It writes the tables into docs/performance.md (between its `results` markers) and the plots
 docs/performance/gradients.svg and docs/performance/derivation.svg. Generated code is cached in
@@ -40,6 +44,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import course
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -340,7 +345,31 @@ def markdown(results: dict) -> str:
         ["`from derive import dL_dW1, dL_dW2`", _time(derive_time), f"{imports['ratio']:.2f}x"]])
     lines += ["", (f"**Build**: `python -m derive build examples/seed.toml` takes "
                    f"{_time(build['wall'])} wall (median of {build['repetitions']})."), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + course_markdown(results))
+
+
+def course_markdown(results: dict) -> list[str]:
+    """The course, serve and class-count tables."""
+    built, served, classes = results["course"], results["serve"], results["classes"]
+    lines = [(f"**A course of {built['examples']} examples** (four architectures, hidden widths "
+              "2-5, 8 samples, 3 steps): `python -m derive build` in a fresh copy with an empty "
+              f"cache, then again; median wall time of {built['repetitions']}, and the median "
+              "ratio to the cold build of the same copy."), ""]
+    lines += table(["build", "wall", "ratio to cold"], [
+        [name, _time(built["walls"][name]), f"{built['ratios'][name]:.2f}x"]
+        for name in built["walls"]])
+    lines += ["", ("**Live edits**: seconds from saving one example of the served course to its "
+                   "page being served with the change (MkDocs looks for changes every 0.5 s)."),
+              ""]
+    lines += table(["server", "median", "slowest", "edits"], [
+        [f"`{mode}`", _time(found["median"]), _time(found["max"]), str(found["edits"])]
+        for mode, found in served.items()])
+    lines += ["", ("**Classes**: cold `python -m derive build` of one softmax example (4 inputs, "
+                   "8 relu units, 16 samples, 2 steps) by its number of classes."), ""]
+    lines += table(["classes", "wall", "page"], [
+        [str(k), _time(found["wall"]), f"{found['page_bytes'] / 1024:.0f} KiB"]
+        for k, found in classes.items()])
+    return [*lines, ""]
 
 
 def write_page(results: str) -> None:
@@ -420,6 +449,9 @@ def main() -> None:
             "derivation": derivation_benchmarks(quick),
             "imports": import_benchmarks(quick),
             "build": build_benchmark(quick),
+            "course": course.course_benchmark(_env, quick),
+            "serve": course.serve_benchmark(_env, quick),
+            "classes": course.classes_benchmark(_env, quick),
         }
         FIGURES.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

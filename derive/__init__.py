@@ -21,7 +21,7 @@ _LAZY = {
     "Example": "spec", "Network": "spec", "load_example": "spec",
     "Derivation": "symbolic", "derive": "symbolic",
     "WorkedExample": "worked", "worked_example": "worked",
-    "RenderOptions": "present.view",
+    "RenderOptions": "present.options",
 }
 _SEED_FUNCTIONS = ("dL_dW1", "dL_dW2", "gradients")
 

@@ -118,6 +118,19 @@ def leaky(slope: sympy.Rational) -> tuple[type[_Kink], type[_Slope]]:
 leaky_relu, leaky_step = leaky(LEAKY_SLOPE)
 
 
+def leaky_reduction(obj: object) -> tuple | None:
+    """How pickle rebuilds a class `leaky` made (it has no importable name of its own), or None
+    for any other object."""
+    for kind, base in enumerate((_LeakyRelu, _LeakyStep)):
+        if isinstance(obj, type) and issubclass(obj, base) and obj is not base:
+            return _leaky_class, (obj.below, kind)
+    return None
+
+
+def _leaky_class(slope: sympy.Rational, kind: int) -> type:
+    return leaky(slope)[kind]
+
+
 class sigmoid(_Operation):
     """1 / (1 + e^-x), whose derivative SymPy writes as sigma(x) (1 - sigma(x)).
 

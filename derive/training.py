@@ -22,9 +22,10 @@ import numpy as np
 import sympy
 
 from .compile.compiled import Compiled, compile_derivation
+from .derivations import derivation
 from .errors import DeriveError
 from .spec import Example
-from .symbolic import Derivation, derive
+from .symbolic import Derivation
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class TrainingStep:
 
 def derivation_of(example: Example) -> Derivation:
     """The derivation an example trains with: its network, with its weight decay if any."""
-    return derive(example.network, weight_decay=example.weight_decay > 0)
+    return derivation(example.network, example.weight_decay > 0)
 
 
 def batches(example: Example) -> Iterator[tuple[int, ...]]:

@@ -44,10 +44,9 @@ def generations(monkeypatch: pytest.MonkeyPatch) -> list:
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh code cache directory, not yet created; the user's cache is never touched."""
-    from derive import api
-    from derive.compile import cache as code_cache
+    from derive import api, store
 
     directory = tmp_path / "cache"
-    monkeypatch.setenv(code_cache.CACHE_VARIABLE, str(directory))
+    monkeypatch.setenv(store.CACHE_VARIABLE, str(directory))
     monkeypatch.setattr(api, "_modules", {})
     return directory

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive import api
+from derive import api, store
 from derive.api import gradient_function
 from derive.compile import cache as codegen
 from derive.spec import Network
@@ -67,7 +67,7 @@ def seed_dL_dW1(X: np.ndarray, y: np.ndarray, W1: np.ndarray, W2: np.ndarray) ->
 
 def fresh_process(cache: Path) -> dict:
     """`from derive import dL_dW1` and a call in a new interpreter: its gradient and SymPy use."""
-    env = {**os.environ, codegen.CACHE_VARIABLE: str(cache), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, store.CACHE_VARIABLE: str(cache), "PYTHONPATH": str(ROOT)}
     arguments = json.dumps([a.tolist() for a in seed_problem()])
     result = subprocess.run([sys.executable, "-c", FRESH_PROCESS], input=arguments, env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=120, check=False)
@@ -85,7 +85,7 @@ def seed_file(cache: Path) -> Path:
 
 def entry(request: str) -> Path:
     """The cache file of `request`."""
-    return codegen.cache_dir() / f"{codegen.cache_key(request)}.py"
+    return store.cache_dir() / f"{codegen.cache_key(request)}.py"
 
 
 def evil(body: bytes, marker: Path) -> bytes:
@@ -279,14 +279,14 @@ def write_entries(count: int) -> None:
 
 
 def test_the_cache_keeps_at_most_max_entries(cache, monkeypatch):
-    assert codegen.MAX_ENTRIES == 256
-    monkeypatch.setattr(codegen, "MAX_ENTRIES", 3)
+    assert store.MAX_ENTRIES == 256
+    monkeypatch.setattr(store, "MAX_ENTRIES", 3)
     write_entries(6)
     assert len(list(cache.glob("*.py"))) == 3
 
 
 def test_pruning_deletes_the_least_recently_used(cache, monkeypatch):
-    monkeypatch.setattr(codegen, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(store, "MAX_ENTRIES", 3)
     write_entries(3)
     now = time.time()
     for age, request in ((300, "r0"), (200, "r1"), (100, "r2")):
@@ -312,7 +312,7 @@ def test_pruning_deletes_stale_temporaries_and_nothing_else(cache):
 
 
 def test_pruning_never_raises(cache, monkeypatch):
-    monkeypatch.setattr(codegen, "MAX_ENTRIES", 1)
+    monkeypatch.setattr(store, "MAX_ENTRIES", 1)
     write_entries(1)
     monkeypatch.setattr(os, "unlink", refuse(errno.EACCES))
     write_entries(3)

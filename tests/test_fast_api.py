@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from reference import backward
 
-from derive import api
+from derive import api, store
 from derive.api import gradient_function
 from derive.compile import cache as codegen
 from derive.compile import printer, runtime
@@ -94,10 +94,9 @@ def test_a_changed_key_never_reuses_stale_code(cache, monkeypatch, tmp_path, gen
         return gradient_function(network)(*arguments)
 
     # A different SymPy (or derive) version is a different key: the stale file is not read.
-    version = codegen._version
-    monkeypatch.setattr(codegen, "_version", lambda package: "0.0.0")
-    np.testing.assert_allclose(fresh_gradients()[0], expected[0], rtol=1e-12)
-    monkeypatch.setattr(codegen, "_version", version)
+    with monkeypatch.context() as upgraded:
+        upgraded.setattr(store, "version", lambda package: "0.0.0")
+        np.testing.assert_allclose(fresh_gradients()[0], expected[0], rtol=1e-12)
     # So is any change to the text of derive's code-generating modules.
     edited = tmp_path / "printer.py"
     edited.write_text(codegen.GENERATORS[2].read_text() + "\n# edited\n")
@@ -126,7 +125,7 @@ def test_an_unreadable_cache_file_is_regenerated(cache, monkeypatch):
 def test_an_unwritable_cache_still_gives_gradients(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv(codegen.CACHE_VARIABLE, str(blocker / "cache"))
+    monkeypatch.setenv(store.CACHE_VARIABLE, str(blocker / "cache"))
     arguments = problem(NETWORKS[0], 4)
     np.testing.assert_allclose(gradient_function(NETWORKS[0])(*arguments)[0],
                                by_hand(NETWORKS[0], *arguments)[0], rtol=1e-12)
@@ -152,11 +151,11 @@ def test_racing_writers_leave_one_complete_file(cache):
 
 
 def test_the_default_cache_is_the_users_cache_directory(monkeypatch, tmp_path):
-    monkeypatch.delenv(codegen.CACHE_VARIABLE)
+    monkeypatch.delenv(store.CACHE_VARIABLE)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert codegen.cache_dir() == tmp_path / "derive"
+    assert store.cache_dir() == tmp_path / "derive"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert codegen.cache_dir() == Path.home() / ".cache" / "derive"
+    assert store.cache_dir() == Path.home() / ".cache" / "derive"
 
 
 @pytest.mark.parametrize("network", NETWORKS, ids=lambda n: "-".join(n.activations))
@@ -201,7 +200,7 @@ def test_generated_code_reads_like_the_derivation():
 
 
 def run_python(code: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, codegen.CACHE_VARIABLE: str(cache), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, store.CACHE_VARIABLE: str(cache), "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
 

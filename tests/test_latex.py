@@ -13,8 +13,10 @@ from files import example_pages
 
 from derive import derive
 from derive.api import SEED
-from derive.present.latex import escape_latex, number, tex
-from derive.present.view import RenderOptions, _Formatter
+from derive.present.escape import escape_latex
+from derive.present.latex import number, tex
+from derive.present.options import RenderOptions
+from derive.present.view import _Formatter
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))

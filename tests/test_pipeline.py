@@ -11,7 +11,8 @@ import derive.present.pages
 import derive.worked
 from derive.cli import main
 from derive.errors import DeriveError
-from derive.present.view import RenderOptions, view
+from derive.present.options import RenderOptions
+from derive.present.view import view
 from derive.worked import worked_example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,8 +89,8 @@ def counted(monkeypatch):
     ["variants", "examples/seed.toml", "--count", "2", "--out", "{tmp}/variants"],
 ], ids=lambda command: command[0])
 def test_each_command_derives_and_trains_each_example_once(command, counted, tmp_path,
-                                                           monkeypatch, capsys):
-    monkeypatch.chdir(ROOT)
+                                                           monkeypatch, capsys, cache):
+    monkeypatch.chdir(ROOT)  # with an empty cache: a build computes what is not cached
     assert main([part.format(tmp=tmp_path) for part in command]) == 0
     examples = 1 + 2 * (command[0] == "variants")  # the original and each variant
     assert counted == {"derive": examples, "train": examples}

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
 
-import derive.site.plugin
+import derive.present.pages
 from derive.errors import DeriveError
 from derive.site.build import build_site
-from derive.site.plugin import generate_example_files
+from derive.site.examples import generate_example_files
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -56,18 +56,19 @@ def page_with_broken_link(worked, *options) -> dict[str, str]:
     [(raise_for_every_example, "network.sizes"), (page_with_broken_link, "missing.md")],
 )
 def test_failed_build_leaves_previous_site_and_docs(
-    built_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_files, reason: str
+    built_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_files, reason: str,
+    cache: Path,
 ) -> None:
     site = tmp_path / "site"
     shutil.copytree(built_site, site)
     before, docs_before = snapshot(site), snapshot(ROOT / "docs")
-    monkeypatch.setattr(derive.site.plugin, "example_files", example_files)
+    monkeypatch.setattr(derive.present.pages, "example_files", example_files)
     with pytest.raises(DeriveError, match=re.escape(reason)) as failure:
         build_site([ROOT / "examples" / "seed.toml"], site, ROOT / "mkdocs.yml")
     assert "\n" not in str(failure.value)
     assert snapshot(site) == before
     assert snapshot(ROOT / "docs") == docs_before
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+    assert sorted(path.name for path in tmp_path.iterdir() if path != cache) == ["site"]
 
 
 class ExternalResources(HTMLParser):

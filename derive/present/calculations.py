@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from functools import lru_cache
 
 import sympy
 from sympy.matrices.expressions.matexpr import MatrixElement
@@ -18,6 +19,7 @@ from .latex import number, tex
 _ROW, _COLUMN, _SAMPLE, _UNIT = sympy.symbols("i j n k", integer=True)
 
 
+@lru_cache(maxsize=1024)
 def index_form(definition: Definition, N: sympy.Symbol) -> str:
     """`δ^{[1]}_{i,n} = step(S^{[1]}_{i,n}) G^{[1]}_{i,n}`: one entry, as SymPy indexes it.
 
@@ -40,8 +42,7 @@ def hand_calculation(definition: Definition, sizes: dict, values: dict, *, preci
     added without further rounding), None when terms are elided or the numbers are exact;
     `result` is the unrounded value at the page's precision.
     """
-    entry = definition.expr.xreplace(sizes)[0, 0].doit()
-    terms = list(sympy.Add.make_args(entry))
+    terms = _first_entry_terms(definition.expr, tuple(sizes.items()))
     shown = terms if len(terms) <= max_terms else terms[: max_terms - 1]
     factors = [[_factor(f, values, precision) for f in sympy.Mul.make_args(t)] for t in shown]
     formula = " + ".join(tex(t) for t in shown)
@@ -63,6 +64,12 @@ def hand_calculation(definition: Definition, sizes: dict, values: dict, *, preci
         "result": number(value if exact else float(value), precision),
         "exact": exact,
     }
+
+
+@lru_cache(maxsize=1024)
+def _first_entry_terms(expr: sympy.MatrixExpr, sizes: tuple) -> tuple[sympy.Basic, ...]:
+    """The terms of entry (1, 1) at the given sizes: the same for every example of a shape."""
+    return sympy.Add.make_args(expr.xreplace(dict(sizes))[0, 0].doit())
 
 
 def _factor(factor: sympy.Basic, values: dict, precision: int) -> str:

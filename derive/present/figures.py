@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 
 from ..spec import Example
 from .latex import number
+from .options import RenderOptions
 from .render import render
-from .view import RenderOptions
 
 _COLUMN, _ROW, _RADIUS, _MARGIN = 190, 58, 17, 40
 

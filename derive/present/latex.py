@@ -1,4 +1,4 @@
-"""LaTeX for the pages: SymPy expressions in textbook notation, numbers, bmatrix tables, text.
+"""LaTeX for the pages: SymPy expressions in textbook notation, numbers and bmatrix tables.
 
 Every name goes through `notation`; every element-wise product is written with ∘, and an
 operand that is a sum or a product inside one is parenthesised, so no formula can be read as a
@@ -8,8 +8,8 @@ matrix product or with the wrong precedence.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
@@ -93,7 +93,15 @@ class DerivationPrinter(LatexPrinter):
 
 def tex(expr: sympy.Basic, symbol_names: dict | None = None) -> str:
     """An expression in the notation of the pages (`symbol_names` renames scalar symbols)."""
-    return DerivationPrinter({"symbol_names": symbol_names or {}}).doprint(expr)
+    if symbol_names:
+        return DerivationPrinter({"symbol_names": symbol_names}).doprint(expr)
+    return _tex(expr)
+
+
+@lru_cache(maxsize=4096)
+def _tex(expr: sympy.Basic) -> str:
+    """Printed once per process: every example of an architecture shows the same formulas."""
+    return DerivationPrinter({"symbol_names": {}}).doprint(expr)
 
 
 def number(value: float | sympy.Basic, precision: int) -> str:
@@ -142,59 +150,3 @@ def bmatrix(table: Sequence[Sequence[str]], rows: list[int | None],
                  (dots["row"] if i is None else table[i][j]) for j in columns]
         lines.append(" & ".join(cells))
     return r"\begin{bmatrix}" + r" \\ ".join(lines) + r"\end{bmatrix}"
-
-
-_TEX_SPECIALS = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-    "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}",
-    ">": r"\textgreater{}", "|": r"\textbar{}", '"': "''",
-}
-_SYMBOLS = {
-    "−": "$-$", "–": "--", "—": "---", "×": r"$\times$", "·": r"$\cdot$", "∘": r"$\circ$",
-    "≤": r"$\leq$", "≥": r"$\geq$", "≠": r"$\neq$", "≈": r"$\approx$", "→": r"$\to$",
-    "←": r"$\leftarrow$", "∂": r"$\partial$", "∑": r"$\sum$", "√": r"$\surd$", "∞": r"$\infty$",
-    "…": r"\dots{}", "‘": "`", "’": "'", "“": "``", "”": "''", "°": r"$^\circ$", "±": r"$\pm$",
-    "ß": r"\ss{}", "æ": r"\ae{}", "Æ": r"\AE{}", "ø": r"\o{}", "Ø": r"\O{}", "œ": r"\oe{}",
-    "Œ": r"\OE{}", "å": r"\aa{}", "Å": r"\AA{}", "ł": r"\l{}", "Ł": r"\L{}", "ı": r"\i{}",
-    "\u00a0": "~",
-}
-_ACCENTS = {
-    "\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u",
-    "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0327": "c",
-    "\u0328": "k",
-}
-_GREEK_CAPITALS = {"GAMMA", "DELTA", "THETA", "LAMBDA", "XI", "PI", "SIGMA", "UPSILON", "PHI",
-                   "PSI", "OMEGA"}
-_GREEK_SMALL = _GREEK_CAPITALS | {"ALPHA", "BETA", "EPSILON", "ZETA", "ETA", "IOTA", "KAPPA",
-                                  "MU", "NU", "RHO", "TAU", "CHI"}
-
-
-def escape_latex(text: str) -> str:
-    """Plain text that pdflatex typesets as written: specials made literal, accents, Greek
-    and common symbols mapped to TeX, and any other character spelled out by its Unicode name
-    (never dropped)."""
-    return "".join(_character(c) for c in text)
-
-
-def _character(c: str) -> str:
-    if c in _TEX_SPECIALS:
-        return _TEX_SPECIALS[c]
-    if " " <= c <= "~" or c in "\n\t":
-        return c
-    if c in _SYMBOLS:
-        return _SYMBOLS[c]
-    name = unicodedata.name(c, "")
-    if name.startswith("GREEK ") and " LETTER " in name:
-        letter = name.split(" LETTER ")[1].split()[0]
-        if "SMALL" in name and letter in _GREEK_SMALL:
-            return rf"$\{letter.lower()}$"
-        if "CAPITAL" in name and letter in _GREEK_CAPITALS:
-            return rf"$\{letter.capitalize()}$"
-    base, *marks = unicodedata.normalize("NFD", c)
-    if marks and " " <= base <= "~" and all(m in _ACCENTS for m in marks):
-        text = _TEX_SPECIALS.get(base, base)
-        for mark in marks:
-            text = rf"\{_ACCENTS[mark]}{{{text}}}"
-        return text
-    spelled = name.lower() if name else f"U+{ord(c):04X}"
-    return rf"[\textit{{{spelled}}}]"

@@ -4,10 +4,11 @@ LaTeX, ready to paste."""
 from __future__ import annotations
 
 from ..worked import WorkedExample
+from .options import DEFAULTS, RenderOptions
 from .pages import document
 from .quantities import quantity
 from .render import render
-from .view import DEFAULTS, RenderOptions, view
+from .view import view
 
 
 def markdown(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> str:

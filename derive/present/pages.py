@@ -7,8 +7,9 @@ from pathlib import Path
 from ..worked import WorkedExample
 from .answer_key import answer_key, to_json
 from .figures import diagram_alt, loss_alt, loss_curve, network_diagram
+from .options import DEFAULTS, RenderOptions
 from .render import render
-from .view import DEFAULTS, RenderOptions, view
+from .view import view
 
 
 def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,

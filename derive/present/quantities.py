@@ -11,7 +11,8 @@ from ..training import TrainingStep, rational_matrix
 from ..worked import WorkedExample
 from . import notation
 from .latex import tex
-from .view import DEFAULTS, RenderOptions, _Formatter
+from .options import DEFAULTS, RenderOptions
+from .view import _Formatter
 
 
 def quantity(worked: WorkedExample, name: str, step: int = 1,

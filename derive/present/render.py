@@ -6,36 +6,19 @@ Templates are looked up in the given folders first (a user's overrides), then in
 
 from __future__ import annotations
 
-import html
-import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from .latex import escape_latex
+from .escape import escape_html, escape_latex, escape_markdown
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 TEMPLATES = (_PACKAGE / "templates" if (_PACKAGE / "templates").is_dir()
              else _PACKAGE.parent / "templates")
 """derive's templates: inside the installed package (a wheel maps the project's top-level
 templates/ folder there), else beside the package (a checkout, an editable install)."""
-
-_MARKDOWN_SPECIALS = re.compile(r"[\\`*_{}\[\]()#+\-!|$~<>&]")
-
-
-def escape_markdown(text: str) -> str:
-    """Text from an example file, shown literally: every Markdown, math and HTML special
-    character becomes a numeric entity (backslashes would read as math delimiters)."""
-    return _MARKDOWN_SPECIALS.sub(lambda m: f"&#{ord(m.group())};", text)
-
-
-def escape_html(text: str) -> str:
-    """Text for an HTML attribute or a YAML front-matter string (quoted, HTML-escaped; any
-    Unicode kept as itself, since YAML would drop the halves of an escaped emoji)."""
-    return json.dumps(html.escape(text), ensure_ascii=False)
 
 
 @cache

@@ -18,13 +18,14 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DeriveError
-from ..present.quantities import quantity
-from ..present.render import escape_markdown
-from ..present.view import RenderOptions
-from ..worked import WorkedExample
+from ..present.escape import escape_markdown
+from ..present.options import RenderOptions
+
+if TYPE_CHECKING:
+    from ..worked import WorkedExample
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
 _KEYS = {"example", "show", "step", "form", "precision"}
@@ -119,6 +120,8 @@ def _parse(text: str, page: str, line: int) -> Block:
 
 
 def _render(block: Block, worked: WorkedExample, precision: int | None) -> str:
+    from ..present.quantities import quantity  # SymPy is imported only for a page with blocks
+
     digits = block.precision if block.precision is not None else precision
     shown = quantity(worked, block.show, block.step, RenderOptions(precision=digits))
     if block.form != "numbers" and not shown["formula"]:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime
 import glob
 import html
+import importlib
 import os
 import posixpath
-import sys
-import time
+import threading
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING
 
 import mathjax
 from mkdocs.config import config_options as c
@@ -33,11 +33,14 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils.meta import get_data
 
 from ..errors import DeriveError
-from ..present.pages import example_files
-from ..present.render import TEMPLATES, escape_markdown, render
-from ..present.view import DEFAULTS, RenderOptions
-from ..worked import WorkedExample, worked_example
+from ..present.escape import escape_markdown
+from ..present.options import RenderOptions
+from ..present.render import TEMPLATES
 from .blocks import embed
+from .examples import GeneratedFile, generate_example_files
+
+if TYPE_CHECKING:
+    from ..worked import WorkedExample
 
 log = get_plugin_logger(__name__)
 
@@ -68,11 +71,17 @@ class SiteError(DeriveError, PluginError):
     """A DeriveError that MkDocs, too, reports as a one-line build error."""
 
 
-class GeneratedFile(NamedTuple):
-    """One generated file's text and the example it came from."""
+class GeneratedExampleFile(File):
+    """A generated file that a dirty rebuild (`mkdocs serve --dirty`) redoes only if it changed.
 
-    source: Path
-    content: str
+    MkDocs counts every generated file as modified; this one is modified when its text differs
+    from the previous build's in this process, or its page is not in the site yet.
+    """
+
+    changed = True
+
+    def is_modified(self) -> bool:
+        return self.changed
 
 
 class DeriveConfig(Config):
@@ -100,55 +109,9 @@ def example_paths(root: Path, patterns: str | list[str]) -> list[Path]:
     return found
 
 
-def generate_example_files(
-    paths: list[Path], options: RenderOptions = DEFAULTS, templates: tuple[Path, ...] = (),
-    *, worked: dict[Path, WorkedExample] | None = None, failures: list[str] | None = None,
-) -> dict[str, GeneratedFile]:
-    """Every example's generated files by docs-relative path; two examples may not share one.
-
-    `worked`, when given, receives each example's WorkedExample. With `failures` (while
-    `mkdocs serve` runs) an example that cannot be built gets a page showing its error, and the
-    message is added to the list, instead of stopping the build.
-    """
-    generated: dict[str, GeneratedFile] = {}
-    for number, path in enumerate(paths, start=1):
-        start = time.perf_counter()
-        try:
-            example = worked_example(path)
-            example.require_checked()
-            files = example_files(example, options, templates)
-        except DeriveError as err:
-            if failures is None:
-                raise
-            failures.append(str(err))
-            files = {f"examples/{path.stem}.md": render("error.md.j2", templates, name=path.stem,
-                                                        message=str(err))}
-        else:
-            if worked is not None:
-                worked[path.resolve()] = example
-        _progress(number, len(paths), path, time.perf_counter() - start)
-        for uri, content in files.items():
-            if uri in generated:
-                raise DeriveError(
-                    f"{path}: generates {uri}, which {generated[uri].source} generates too"
-                )
-            generated[uri] = GeneratedFile(path, content)
-    return generated
-
-
 def asset_files() -> dict[str, Path]:
     """derive's script and stylesheet, by their path in the site."""
     return {f"{ASSETS_URI}/{path.name}": path for path in sorted((TEMPLATES / "assets").iterdir())}
-
-
-def _progress(number: int, count: int, path: Path, seconds: float) -> None:
-    """One line per example with its time; on a terminal, one line that counts up instead."""
-    if sys.stderr.isatty() and count > 1:
-        end = "\n" if number == count else ""
-        print(f"\rderive: example {number} of {count}: {path.name} ({seconds:.2f} s)\033[K",
-              end=end, file=sys.stderr, flush=True)
-    else:
-        log.info("%s: %.2f s", path, seconds)
 
 
 def mathjax_files() -> dict[str, Path]:
@@ -167,7 +130,7 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
 
     def __init__(self) -> None:
         self._examples: dict[str, GeneratedFile] = {}
-        self._worked: dict[Path, WorkedExample] = {}
+        self._worked: dict[tuple[Path, bytes], WorkedExample] = {}
         self._date: str | None = None
         self._serving = False
 
@@ -200,17 +163,19 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         if not paths:
             log.warning("no example files match %s (relative to %s)", self.config.examples,
                         self._root)
-        self._worked = {}
         failures: list[str] | None = [] if self._serving else None
+        previous = self._examples
         try:
             self._examples = generate_example_files(paths, self._options(), self._templates(),
-                                                    worked=self._worked, failures=failures)
+                                                    failures=failures)
         except DeriveError as err:
             raise SiteError(str(err)) from err
         for failure in failures or []:
             log.error(failure)
         for uri, generated in self._examples.items():
-            _add(files, File.generated(config, uri, content=generated.content), generated.source)
+            file = GeneratedExampleFile.generated(config, uri, content=generated.content)
+            file.changed = previous.get(uri) != generated or not os.path.exists(file.abs_dest_path)
+            _add(files, file, generated.source)
         log.info("added %d generated file(s) from %d example(s)", len(self._examples), len(paths))
         self._date = _newest_date([Path(config.config_file_path or self._root), *paths,
                                    *_files_under(Path(config.docs_dir)),
@@ -253,25 +218,33 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
     def on_serve(
         self, server: LiveReloadServer, *, config: MkDocsConfig, builder: object
     ) -> LiveReloadServer:
-        """Rebuild when a template or an example changes (both live outside docs/)."""
+        """Rebuild when a template or an example changes (both live outside docs/), and import
+        what computing an example needs meanwhile, so that the first edit waits for no import."""
         folders = {self._root / "templates", *self._templates()}
         folders |= {path.parent for path in self.example_paths()}
         for folder in sorted(folders):
             if folder.exists():
                 server.watch(str(folder))
+        threading.Thread(target=importlib.import_module, args=("derive.present.pages",),
+                         name="derive: imports", daemon=True).start()
         return server
 
     def _worked_example(self, written: str) -> WorkedExample:
-        """The worked example a block names, computed once per build."""
+        """The worked example a block names, computed again only when its file changed."""
+        from ..worked import worked_example  # SymPy is imported only for a page with blocks
+
         path = (self._root / written).resolve()  # relative to mkdocs.yml
-        if path not in self._worked:
-            try:
+        try:
+            key = (path, path.read_bytes())
+            if key not in self._worked:
                 worked = worked_example(path)
                 worked.require_checked()
-            except DeriveError as err:
-                raise DeriveError(f"example {written!r}: {err}") from None
-            self._worked[path] = worked
-        return self._worked[path]
+                self._worked[key] = worked
+        except DeriveError as err:
+            raise DeriveError(f"example {written!r}: {err}") from None
+        except OSError as err:
+            raise DeriveError(f"example {written!r}: {path}: cannot be read ({err.strerror})") from None
+        return self._worked[key]
 
     def example_paths(self) -> list[Path]:
         """The example files the `examples` option names."""

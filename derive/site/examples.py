@@ -1,0 +1,205 @@
+"""Every example's generated files: from the results cache, else computed, in parallel when many.
+
+An example's files (page, LaTeX document, answer key, figures) are a pure function of the
+example file, the display options, the templates and the code that makes them, so they are
+cached on disk under a hash of exactly those (`derive.store`'s rules apply): an unchanged example
+is neither derived, trained nor rendered again, in `derive build` as under `mkdocs serve`. Only
+a build with a hit for every example never imports SymPy. Misses are computed in this process,
+or, from `POOL_AT` of them on a machine with several cores, in a pool of fresh processes; the
+files are the same either way, and are assembled in example order.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+from mkdocs.plugins import get_plugin_logger
+
+from .. import store
+from ..errors import DeriveError
+from ..present.options import DEFAULTS, RenderOptions
+from ..present.render import TEMPLATES, render
+
+log = get_plugin_logger(__name__)
+
+RESULTS = store.Store("pages", ".json")
+"""Each example's generated files, by the hash of everything they depend on."""
+
+POOL_AT = 4
+"""Examples to compute from which a machine with several cores computes them in a pool: fewer
+finish sooner here than a fresh process takes to import SymPy."""
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+class GeneratedFile(NamedTuple):
+    """One generated file's text and the example it came from."""
+
+    source: Path
+    content: str
+
+
+class Outcome(NamedTuple):
+    """What computing one example gave: its files, or the message of the error that stopped it."""
+
+    files: dict[str, str] | None
+    error: str | None
+    seconds: float
+
+
+def generate_example_files(
+    paths: list[Path], options: RenderOptions = DEFAULTS, templates: tuple[Path, ...] = (),
+    *, failures: list[str] | None = None,
+) -> dict[str, GeneratedFile]:
+    """Every example's generated files by docs-relative path; two examples may not share one.
+
+    With `failures` (while `mkdocs serve` runs) an example that cannot be built gets a page
+    showing its error, and the message is added to the list, instead of stopping the build.
+    """
+    keys = {path: results_key(path, options, templates) for path in paths}
+    cached = {path: _cached_files(key) for path, key in keys.items()}
+    missing = [path for path in paths if cached[path] is None]
+    computed = dict(zip(missing, _compute(missing, options, templates)))
+    if missing and len(missing) < len(paths):
+        log.info("%d of %d examples unchanged since they were last built", len(paths) - len(missing),
+                 len(paths))
+    generated: dict[str, GeneratedFile] = {}
+    for path in paths:
+        files = cached[path]
+        if files is None:
+            outcome = computed[path]
+            _progress(missing.index(path) + 1, len(missing), path, outcome.seconds)
+            if outcome.error is not None:
+                if failures is None:
+                    raise DeriveError(outcome.error)
+                failures.append(outcome.error)
+                files = {f"examples/{path.stem}.md": render("error.md.j2", templates,
+                                                            name=path.stem, message=outcome.error)}
+            else:
+                files = outcome.files
+                _store(keys[path], files)
+        for uri, content in files.items():
+            if uri in generated:
+                raise DeriveError(
+                    f"{path}: generates {uri}, which {generated[uri].source} generates too"
+                )
+            generated[uri] = GeneratedFile(path, content)
+    return generated
+
+
+def example_outcome(path: Path, options: RenderOptions, templates: tuple[Path, ...]) -> Outcome:
+    """Load, derive, train, verify and render one example (in this process or a pool's)."""
+    # Imported here: SymPy is needed only when an example is computed.
+    from ..present.pages import example_files
+    from ..worked import worked_example
+
+    start = time.perf_counter()
+    try:
+        worked = worked_example(path)
+        worked.require_checked()
+        files = example_files(worked, options, templates)
+    except DeriveError as err:
+        return Outcome(None, str(err), time.perf_counter() - start)
+    return Outcome(files, None, time.perf_counter() - start)
+
+
+def results_key(path: Path, options: RenderOptions, templates: tuple[Path, ...]) -> str:
+    """The hash of everything an example's files depend on: the example file's name and bytes,
+    the display options, the templates (derive's and the overrides), derive's own code and the
+    versions of the libraries that compute and render them."""
+    versions = [f"{package} {store.version(package)}" for package in ("numpy", "jinja2")]
+    return store.fingerprint(
+        path.name, _read(path), json.dumps(asdict(options), sort_keys=True), *versions,
+        _code_digest(), *_folder_parts(templates), *_folder_parts([TEMPLATES]),
+    )
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise DeriveError(f"{path}: cannot be read ({err.strerror})") from None
+
+
+@cache
+def _code_digest() -> str:
+    """A hash of the text of derive's modules as this process loaded them."""
+    return store.fingerprint(*_folder_parts([_PACKAGE], "*.py"))
+
+
+def _folder_parts(folders: Iterable[Path], pattern: str = "*") -> list[str | bytes]:
+    """Every file under `folders` as its relative path and its bytes, in a stable order."""
+    parts: list[str | bytes] = []
+    for folder in folders:
+        for path in sorted(folder.rglob(pattern)):
+            if path.is_file() and "__pycache__" not in path.parts:
+                parts += [path.relative_to(folder).as_posix(), path.read_bytes()]
+    return parts
+
+
+def _cached_files(key: str) -> dict[str, str] | None:
+    """The files stored under `key`, or None; an entry that does not parse is a miss."""
+    body = RESULTS.read(key)
+    if body is None:
+        return None
+    try:
+        files = json.loads(body)
+    except ValueError:
+        return None
+    valid = isinstance(files, dict) and all(isinstance(text, str) for text in files.values())
+    return files if valid else None
+
+
+def _store(key: str, files: dict[str, str]) -> None:
+    """Cache an example's files; a cache that cannot be written costs only the next build."""
+    try:
+        RESULTS.write(key, json.dumps(files, ensure_ascii=False).encode())
+    except OSError as err:
+        log.debug("results not cached: %s", err)
+
+
+def _compute(paths: list[Path], options: RenderOptions,
+             templates: tuple[Path, ...]) -> list[Outcome]:
+    """Each example's outcome, in order: in a pool of processes when there are many."""
+    workers = min(_cores(), len(paths))
+    if workers < 2 or len(paths) < POOL_AT:
+        return [example_outcome(path, options, templates) for path in paths]
+    # Fresh interpreters ("spawn"), not forks: `mkdocs serve` rebuilds while its server's
+    # threads run, and a fork copies their locks.
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(example_outcome, path, options, templates) for path in paths]
+            return [future.result() for future in futures]
+    except BrokenProcessPool:
+        log.warning("a worker process died; computing the examples in this process")
+        return [example_outcome(path, options, templates) for path in paths]
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _progress(number: int, count: int, path: Path, seconds: float) -> None:
+    """One line per computed example; on a terminal, one line that counts up instead."""
+    if sys.stderr.isatty() and count > 1:
+        end = "\n" if number == count else ""
+        print(f"\rderive: example {number} of {count}: {path.name} ({seconds:.2f} s)\033[K",
+              end=end, file=sys.stderr, flush=True)
+    else:
+        log.info("%s: %.2f s", path, seconds)
