@@ -9,8 +9,9 @@ executed or unpickled, or published:
   `# derive-cache sha256=<hex>`, is the SHA-256 of the rest. Anything else is a miss, never an
   error: its content is computed again and replaces it.
 - Folders are created private (0o700), files are written 0o600, synced, then renamed into place.
-- After each write a folder keeps at most `MAX_ENTRIES` entries, the least recently used going
-  first, and no temporary file older than `STALE_TEMPORARY` seconds.
+- After each write a folder keeps at most its number of entries (`MAX_ENTRIES` unless it says),
+  the least recently used going first, and no temporary file older than `STALE_TEMPORARY`
+  seconds.
 - A cache that cannot be written costs only a recomputation.
 """
 
@@ -88,9 +89,11 @@ def version(package: str) -> str:
 class Store:
     """One cache folder under `cache_dir()`: entries named by key, with a suffix of their kind."""
 
-    def __init__(self, folder: str, suffix: str) -> None:
+    def __init__(self, folder: str, suffix: str, max_entries: int | None = None) -> None:
         self.folder = folder
         self.suffix = suffix
+        self.max_entries = max_entries
+        """Entries kept in the folder (None: `MAX_ENTRIES`)."""
         self._entry = re.compile(rf"[0-9a-f]{{32}}{re.escape(suffix)}")
 
     @property
@@ -116,7 +119,7 @@ class Store:
         """Store `body` under `key`, then prune; an OSError means it was not stored."""
         path = self.path(key)
         _write_atomically(path, stamped(body))
-        _prune(path.parent, self._entry)
+        _prune(path.parent, self._entry, self.max_entries or MAX_ENTRIES)
 
 
 class _Untrusted(Exception):
@@ -179,8 +182,8 @@ def _sync_directory(directory: Path) -> None:
             os.close(handle)
 
 
-def _prune(directory: Path, entry: re.Pattern[str]) -> None:
-    """Delete all but the `MAX_ENTRIES` most recently used entries, and stale temporaries.
+def _prune(directory: Path, entry: re.Pattern[str], keep: int) -> None:
+    """Delete all but the `keep` most recently used entries, and stale temporaries.
 
     Only names derive writes are touched, so other files in the directory are safe. Never raises:
     a cache left too big is no reason to fail.
@@ -195,6 +198,6 @@ def _prune(directory: Path, entry: re.Pattern[str]) -> None:
                     entries.append((modified, found.path))
                 elif _TEMPORARY.fullmatch(found.name) and modified < stale:
                     os.unlink(found.path)
-    for _, unused in sorted(entries, reverse=True)[MAX_ENTRIES:]:
+    for _, unused in sorted(entries, reverse=True)[keep:]:
         with contextlib.suppress(OSError):
             os.unlink(unused)

@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -166,7 +168,8 @@ def test_the_key_covers_the_file_its_name_and_the_options(project, tmp_path):
     assert results_key(path, RenderOptions(), ()) != key
 
 
-@pytest.mark.parametrize("damage", ["content", "hash line", "not json", "group-writable"])
+@pytest.mark.parametrize("damage", ["content", "hash line", "not compressed", "not json",
+                                    "group-writable"])
 def test_a_damaged_entry_is_computed_again_and_replaced(project, computed, damage):
     (path,) = example_paths(project)[:1]
     first = generate_twice([path], computed)
@@ -174,11 +177,13 @@ def test_a_damaged_entry_is_computed_again_and_replaced(project, computed, damag
     data = entry.read_bytes()
     header, _, body = data.partition(b"\n")
     if damage == "content":
-        entry.write_bytes(header + b"\n" + body.replace(b"seed", b"SEED", 1))
+        entry.write_bytes(header + b"\n" + body[:-4] + b"\0\0\0\0")
     elif damage == "hash line":
         entry.write_bytes(b"# derive-cache sha256=" + b"0" * 64 + b"\n" + body)
+    elif damage == "not compressed":
+        entry.write_bytes(store.stamped(b'{"examples/seed.md": "stale"}'))
     elif damage == "not json":
-        entry.write_bytes(store.stamped(b"{not json"))
+        entry.write_bytes(store.stamped(zlib.compress(b"{not json")))
     else:
         entry.chmod(0o620)
     computed.clear()
@@ -213,3 +218,17 @@ def test_a_dirty_rebuild_writes_only_the_edited_examples_files_again(project):
                        if (project / "site" / name).stat().st_mtime_ns != mtime)
     assert rewritten and all(name.startswith("examples/tanh-regression") for name in rewritten)
     assert "examples/tanh-regression/index.html" in rewritten
+
+
+def test_the_results_cache_keeps_its_most_recently_used_entries(project, monkeypatch):
+    assert examples.RESULTS.max_entries == 1024
+    monkeypatch.setattr(examples.RESULTS, "max_entries", 2)
+    paths = example_paths(project)
+    generate_example_files(paths[:1])
+    an_hour_ago = time.time() - 3600
+    (first,) = examples.RESULTS.directory.iterdir()
+    os.utime(first, (an_hour_ago, an_hour_ago))
+    generate_example_files(paths[1:])
+    kept = sorted(entry.name for entry in examples.RESULTS.directory.iterdir())
+    assert kept == sorted(examples.RESULTS.path(results_key(path, RenderOptions(), ())).name
+                          for path in paths[1:])

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import sys
 import time
+import zlib
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,8 +34,9 @@ from ..present.render import TEMPLATES, render
 
 log = get_plugin_logger(__name__)
 
-RESULTS = store.Store("pages", ".json")
-"""Each example's generated files, by the hash of everything they depend on."""
+RESULTS = store.Store("pages", ".json.zlib", max_entries=1024)
+"""Each example's generated files as compressed JSON (a fifth of their size), by the hash of
+everything they depend on; enough entries for several large courses."""
 
 POOL_AT = 4
 """Examples to compute from which a machine with several cores computes them in a pool: fewer
@@ -154,8 +156,8 @@ def _cached_files(key: str) -> dict[str, str] | None:
     if body is None:
         return None
     try:
-        files = json.loads(body)
-    except ValueError:
+        files = json.loads(zlib.decompress(body))
+    except (zlib.error, ValueError):
         return None
     valid = isinstance(files, dict) and all(isinstance(text, str) for text in files.values())
     return files if valid else None
@@ -164,7 +166,7 @@ def _cached_files(key: str) -> dict[str, str] | None:
 def _store(key: str, files: dict[str, str]) -> None:
     """Cache an example's files; a cache that cannot be written costs only the next build."""
     try:
-        RESULTS.write(key, json.dumps(files, ensure_ascii=False).encode())
+        RESULTS.write(key, zlib.compress(json.dumps(files, ensure_ascii=False).encode(), 1))
     except OSError as err:
         log.debug("results not cached: %s", err)
 
