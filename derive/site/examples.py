@@ -11,13 +11,14 @@ files are the same either way, and are assembled in example order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import sys
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
@@ -72,32 +73,37 @@ def generate_example_files(
     keys = {path: results_key(path, options, templates) for path in paths}
     cached = {path: _cached_files(key) for path, key in keys.items()}
     missing = [path for path in paths if cached[path] is None]
-    computed = dict(zip(missing, _compute(missing, options, templates)))
-    if missing and len(missing) < len(paths):
-        log.info("%d of %d examples unchanged since they were last built", len(paths) - len(missing),
-                 len(paths))
+    if len(missing) < len(paths):
+        log.info("%d of %d examples unchanged since they were last built",
+                 len(paths) - len(missing), len(paths))
     generated: dict[str, GeneratedFile] = {}
-    for path in paths:
-        files = cached[path]
-        if files is None:
-            outcome = computed[path]
-            _progress(missing.index(path) + 1, len(missing), path, outcome.seconds)
-            if outcome.error is not None:
-                if failures is None:
-                    raise DeriveError(outcome.error)
-                failures.append(outcome.error)
-                files = {f"examples/{path.stem}.md": render("error.md.j2", templates,
-                                                            name=path.stem, message=outcome.error)}
-            else:
-                files = outcome.files
-                _store(keys[path], files)
-        for uri, content in files.items():
-            if uri in generated:
-                raise DeriveError(
-                    f"{path}: generates {uri}, which {generated[uri].source} generates too"
-                )
-            generated[uri] = GeneratedFile(path, content)
+    with contextlib.closing(_outcomes(missing, options, templates)) as outcomes:
+        for path in paths:
+            files = cached[path]
+            if files is None:
+                outcome = next(outcomes)
+                _progress(missing.index(path) + 1, len(missing), path, outcome.seconds)
+                files = _computed_files(path, outcome, keys[path], templates, failures)
+            for uri, content in files.items():
+                if uri in generated:
+                    raise DeriveError(
+                        f"{path}: generates {uri}, which {generated[uri].source} generates too"
+                    )
+                generated[uri] = GeneratedFile(path, content)
     return generated
+
+
+def _computed_files(path: Path, outcome: Outcome, key: str, templates: tuple[Path, ...],
+                    failures: list[str] | None) -> dict[str, str]:
+    """A computed example's files, now cached; or, while serving, a page showing its error."""
+    if outcome.files is not None:
+        _store(key, outcome.files)
+        return outcome.files
+    if failures is None:
+        raise DeriveError(outcome.error)
+    failures.append(outcome.error)
+    return {f"examples/{path.stem}.md": render("error.md.j2", templates, name=path.stem,
+                                               message=outcome.error)}
 
 
 def example_outcome(path: Path, options: RenderOptions, templates: tuple[Path, ...]) -> Outcome:
@@ -171,22 +177,31 @@ def _store(key: str, files: dict[str, str]) -> None:
         log.debug("results not cached: %s", err)
 
 
-def _compute(paths: list[Path], options: RenderOptions,
-             templates: tuple[Path, ...]) -> list[Outcome]:
-    """Each example's outcome, in order: in a pool of processes when there are many."""
+def _outcomes(paths: list[Path], options: RenderOptions,
+              templates: tuple[Path, ...]) -> Iterator[Outcome]:
+    """Each example's outcome, in order, as it is ready: from a pool of processes when there
+    are many and several cores, else from this process."""
     workers = min(_cores(), len(paths))
-    if workers < 2 or len(paths) < POOL_AT:
-        return [example_outcome(path, options, templates) for path in paths]
-    # Fresh interpreters ("spawn"), not forks: `mkdocs serve` rebuilds while its server's
-    # threads run, and a fork copies their locks.
-    context = multiprocessing.get_context("spawn")
+    pool = None
+    if workers > 1 and len(paths) >= POOL_AT:
+        # Fresh interpreters ("spawn"), not forks: `mkdocs serve` rebuilds while its server's
+        # threads run, and a fork copies their locks.
+        # A system that cannot run a pool computes the examples in this process.
+        with contextlib.suppress(OSError, ImportError, NotImplementedError):
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    if pool is None:
+        for path in paths:
+            yield example_outcome(path, options, templates)
+        return
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(example_outcome, path, options, templates) for path in paths]
-            return [future.result() for future in futures]
-    except BrokenProcessPool:
-        log.warning("a worker process died; computing the examples in this process")
-        return [example_outcome(path, options, templates) for path in paths]
+        futures = [pool.submit(example_outcome, path, options, templates) for path in paths]
+        for future in futures:
+            yield future.result()
+    except BrokenProcessPool as err:
+        raise DeriveError(f"a process computing the examples stopped unexpectedly ({err}); "
+                          "build again") from None
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _cores() -> int:

@@ -130,7 +130,7 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
 
     def __init__(self) -> None:
         self._examples: dict[str, GeneratedFile] = {}
-        self._worked: dict[tuple[Path, bytes], WorkedExample] = {}
+        self._worked: dict[Path, tuple[bytes, WorkedExample]] = {}
         self._date: str | None = None
         self._serving = False
 
@@ -235,16 +235,16 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
 
         path = (self._root / written).resolve()  # relative to mkdocs.yml
         try:
-            key = (path, path.read_bytes())
-            if key not in self._worked:
+            data = path.read_bytes()
+            if path not in self._worked or self._worked[path][0] != data:
                 worked = worked_example(path)
                 worked.require_checked()
-                self._worked[key] = worked
+                self._worked[path] = (data, worked)
         except DeriveError as err:
             raise DeriveError(f"example {written!r}: {err}") from None
         except OSError as err:
             raise DeriveError(f"example {written!r}: {path}: cannot be read ({err.strerror})") from None
-        return self._worked[key]
+        return self._worked[path][1]
 
     def example_paths(self) -> list[Path]:
         """The example files the `examples` option names."""
