@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -232,3 +234,17 @@ def test_the_results_cache_keeps_its_most_recently_used_entries(project, monkeyp
     kept = sorted(entry.name for entry in examples.RESULTS.directory.iterdir())
     assert kept == sorted(examples.RESULTS.path(results_key(path, RenderOptions(), ())).name
                           for path in paths[1:])
+
+
+def test_a_cache_that_cannot_be_written_costs_only_the_computation(project, computed,
+                                                                     monkeypatch):
+    def refused(*arguments, **keywords):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    paths = example_paths(project)
+    first = generate_example_files(paths)
+    again = generate_example_files(paths)
+    assert again == first and sorted(computed) == sorted(SHIPPED * 2)
+    assert not examples.RESULTS.directory.exists() or not any(
+        examples.RESULTS.directory.iterdir())
