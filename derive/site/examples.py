@@ -3,10 +3,10 @@
 An example's files (page, LaTeX document, answer key, figures) are a pure function of the
 example file, the display options, the templates and the code that makes them, so they are
 cached on disk under a hash of exactly those (`derive.store`'s rules apply): an unchanged example
-is neither derived, trained nor rendered again, in `derive build` as under `mkdocs serve`. Only
-a build with a hit for every example never imports SymPy. Misses are computed in this process,
-or, from `POOL_AT` of them on a machine with several cores, in a pool of fresh processes; the
-files are the same either way, and are assembled in example order.
+is neither derived, trained nor rendered again, in `derive build` as under `mkdocs serve`, and a
+build whose examples are all cached never imports SymPy. The others are computed in this
+process, or, from `POOL_AT` of them on a machine with several cores, in a pool of fresh
+processes; the files are the same either way, and are assembled in example order.
 """
 
 from __future__ import annotations
