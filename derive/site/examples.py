@@ -70,7 +70,8 @@ def generate_example_files(
     With `failures` (while `mkdocs serve` runs) an example that cannot be built gets a page
     showing its error, and the message is added to the list, instead of stopping the build.
     """
-    keys = {path: results_key(path, options, templates) for path in paths}
+    shared = _shared_digest(options, templates)  # read once: templates are files too
+    keys = {path: _key(path, shared) for path in paths}
     cached = {path: _cached_files(key) for path, key in keys.items()}
     missing = [path for path in paths if cached[path] is None]
     if len(missing) < len(paths):
@@ -78,11 +79,12 @@ def generate_example_files(
                  len(paths) - len(missing), len(paths))
     generated: dict[str, GeneratedFile] = {}
     with contextlib.closing(_outcomes(missing, options, templates)) as outcomes:
+        numbered = enumerate(outcomes, start=1)
         for path in paths:
             files = cached[path]
             if files is None:
-                outcome = next(outcomes)
-                _progress(missing.index(path) + 1, len(missing), path, outcome.seconds)
+                number, outcome = next(numbered)
+                _progress(number, len(missing), path, outcome.seconds)
                 files = _computed_files(path, outcome, keys[path], templates, failures)
             for uri, content in files.items():
                 if uri in generated:
@@ -124,13 +126,20 @@ def example_outcome(path: Path, options: RenderOptions, templates: tuple[Path, .
 
 def results_key(path: Path, options: RenderOptions, templates: tuple[Path, ...]) -> str:
     """The hash of everything an example's files depend on: the example file's name and bytes,
-    the display options, the templates (derive's and the overrides), derive's own code and the
-    versions of the libraries that compute and render them."""
+    and what every example's files depend on (`_shared_digest`)."""
+    return _key(path, _shared_digest(options, templates))
+
+
+def _key(path: Path, shared: str) -> str:
+    return store.fingerprint(path.name, _read(path), shared)
+
+
+def _shared_digest(options: RenderOptions, templates: tuple[Path, ...]) -> str:
+    """A hash of the display options, the templates (derive's and the overrides), derive's own
+    code and the versions of the libraries that compute and render the files."""
     versions = [f"{package} {store.version(package)}" for package in ("numpy", "jinja2")]
-    return store.fingerprint(
-        path.name, _read(path), json.dumps(asdict(options), sort_keys=True), *versions,
-        _code_digest(), *_folder_parts(templates), *_folder_parts([TEMPLATES]),
-    )
+    return store.fingerprint(json.dumps(asdict(options), sort_keys=True), *versions,
+                             _code_digest(), *_folder_parts(templates), *_folder_parts([TEMPLATES]))
 
 
 def _read(path: Path) -> bytes:
