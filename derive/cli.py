@@ -100,12 +100,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _version() -> str:
-    from importlib import metadata
+    from .store import version
 
-    try:
-        return metadata.version("derive")
-    except metadata.PackageNotFoundError:
-        return "(not installed)"
+    return version("derive")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -21,13 +21,15 @@ from .symbolic import Derivation
 DERIVATIONS = store.Store("derivations", ".pickle")
 """Pickled derivations, by the hash of their architecture and of derive's symbolic modules."""
 
+_SOURCES = (Path(ops.__file__), Path(symbolic.__file__))
+
 
 @cache
 def derivation(network: Network, weight_decay: bool) -> Derivation:
     """`symbolic.derive(network, weight_decay=...)`, from this process, the disk or SymPy."""
     architecture = (network.activations, network.loss, network.bias, network.leaky_slope,
                     weight_decay)
-    key = store.fingerprint(repr(architecture), _sources_digest())
+    key = store.fingerprint(repr(architecture), store.sources_digest(_SOURCES))
     body = DERIVATIONS.read(key)
     if body is not None:
         with contextlib.suppress(Exception):  # whatever a damaged entry does, derive again
@@ -38,12 +40,6 @@ def derivation(network: Network, weight_decay: bool) -> Derivation:
     with contextlib.suppress(OSError):
         DERIVATIONS.write(key, _pickled(derived))
     return derived
-
-
-@cache
-def _sources_digest() -> str:
-    """A hash of the text of the modules that derive, as this process loaded them."""
-    return store.fingerprint(*(Path(module.__file__).read_bytes() for module in (ops, symbolic)))
 
 
 class _Pickler(pickle.Pickler):

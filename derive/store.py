@@ -63,6 +63,13 @@ def fingerprint(*parts: str | bytes) -> str:
 
 
 @cache
+def sources_digest(paths: tuple[Path, ...]) -> str:
+    """A hash of the text of derive's own modules at `paths`, read once per process: the code that
+    computed an entry is part of its key (an editable install changes it without a new version)."""
+    return fingerprint(*(path.read_bytes() for path in paths))
+
+
+@cache
 def version(package: str) -> str:
     """The installed version of `package`, from its `NAME-VERSION.dist-info` directory.
 

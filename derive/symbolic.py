@@ -97,18 +97,6 @@ class Derivation:
             values[definition.symbol] = _explicit(expr.doit())
         return values
 
-    def composite(self, symbol: sympy.Basic) -> sympy.Basic:
-        """`symbol`'s definition with every intermediate substituted: leaves only."""
-        return _composites(self)[symbol]
-
-
-@cache
-def _composites(derivation: Derivation) -> dict[sympy.Basic, sympy.Basic]:
-    resolved: dict[sympy.Basic, sympy.Basic] = {}
-    for definition in derivation.definitions:
-        resolved[definition.symbol] = definition.expr.xreplace(resolved)
-    return resolved
-
 
 def _explicit(value: sympy.Basic) -> sympy.Basic:
     """A matrix expression made an explicit ImmutableMatrix; a scalar left as it is."""

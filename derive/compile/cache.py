@@ -30,7 +30,7 @@ CODE = store.Store("", ".py")
 
 def cache_key(request: str) -> str:
     """A hash of `request` and of everything else the code generated for it depends on."""
-    return store.fingerprint(request, *(path.read_bytes() for path in GENERATORS))
+    return store.fingerprint(request, store.sources_digest(GENERATORS))
 
 
 def cached(request: str, generate: Callable[[], str], names: Iterable[str] = ()) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DeriveError
 from ..present.escape import escape_markdown
 from ..present.options import RenderOptions
+from ..spec import MAX_PRECISION
 
 if TYPE_CHECKING:
     from ..worked import WorkedExample
@@ -111,8 +112,8 @@ def _parse(text: str, page: str, line: int) -> Block:
     if isinstance(step, bool) or not isinstance(step, int):
         raise fail("step: must be a whole number")
     if precision is not None and (isinstance(precision, bool) or not isinstance(precision, int)
-                                  or not 0 <= precision <= 12):
-        raise fail("precision: must be a whole number from 0 to 12")
+                                  or not 0 <= precision <= MAX_PRECISION):
+        raise fail(f"precision: must be a whole number from 0 to {MAX_PRECISION}")
     form = raw.get("form", "numbers")
     if form not in FORMS:
         raise fail(f"form: must be one of {', '.join(FORMS)}, not {form!r}")

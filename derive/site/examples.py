@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
-from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -139,7 +138,9 @@ def _shared_digest(options: RenderOptions, templates: tuple[Path, ...]) -> str:
     code and the versions of the libraries that compute and render the files."""
     versions = [f"{package} {store.version(package)}" for package in ("numpy", "jinja2")]
     return store.fingerprint(json.dumps(asdict(options), sort_keys=True), *versions,
-                             _code_digest(), *_folder_parts(templates), *_folder_parts([TEMPLATES]))
+                             store.sources_digest(tuple(sorted(_PACKAGE.rglob("*.py")))),
+                             *_folder_parts(templates),
+                             *_folder_parts([TEMPLATES]))
 
 
 def _read(path: Path) -> bytes:
@@ -149,18 +150,12 @@ def _read(path: Path) -> bytes:
         raise DeriveError(f"{path}: cannot be read ({err.strerror})") from None
 
 
-@cache
-def _code_digest() -> str:
-    """A hash of the text of derive's modules as this process loaded them."""
-    return store.fingerprint(*_folder_parts([_PACKAGE], "*.py"))
-
-
-def _folder_parts(folders: Iterable[Path], pattern: str = "*") -> list[str | bytes]:
+def _folder_parts(folders: Iterable[Path]) -> list[str | bytes]:
     """Every file under `folders` as its relative path and its bytes, in a stable order."""
     parts: list[str | bytes] = []
     for folder in folders:
-        for path in sorted(folder.rglob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
                 parts += [path.relative_to(folder).as_posix(), path.read_bytes()]
     return parts
 
