@@ -248,3 +248,14 @@ def test_a_cache_that_cannot_be_written_costs_only_the_computation(project, comp
     assert again == first and sorted(computed) == sorted(SHIPPED * 2)
     assert not examples.RESULTS.directory.exists() or not any(
         examples.RESULTS.directory.iterdir())
+
+
+def test_override_templates_apply_to_the_figures_too(project, tmp_path):
+    overrides = tmp_path / "overrides"
+    overrides.mkdir()
+    for name in ("network.svg.j2", "loss.svg.j2"):
+        (overrides / name).write_text(f"<svg><!-- the course's own {name} --></svg>\n")
+    files = generate_example_files([project / "examples" / "tanh-regression.toml"],
+                                   templates=(overrides,))
+    assert "the course's own network.svg.j2" in files["examples/tanh-regression-network.svg"].content
+    assert "the course's own loss.svg.j2" in files["examples/tanh-regression-loss.svg"].content

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from ..spec import Example
 from .latex import number
@@ -23,7 +24,8 @@ class _Unit:
     index: int | None
 
 
-def network_diagram(example: Example, options: RenderOptions) -> str:
+def network_diagram(example: Example, options: RenderOptions,
+                    templates: tuple[Path, ...] = ()) -> str:
     """The network as layers of units joined by weighted edges, an accessible SVG.
 
     A layer wider than `options.max_units` shows its first and last units around an ellipsis; a
@@ -65,7 +67,7 @@ def network_diagram(example: Example, options: RenderOptions) -> str:
     layers = [{"x": _MARGIN + _RADIUS + l * _COLUMN, "name": "input" if l == 0 else f"layer {l}",
                "detail": f"{n} unit{'s' if n != 1 else ''}" + ("" if l == 0 else f", {activations[l]}")}
               for l, n in enumerate(sizes)]
-    return render("network.svg.j2", width=2 * _MARGIN + 2 * _RADIUS + (len(sizes) - 1) * _COLUMN,
+    return render("network.svg.j2", templates, width=2 * _MARGIN + 2 * _RADIUS + (len(sizes) - 1) * _COLUMN,
                   height=height, radius=_RADIUS, units=[asdict(u) for u in units], edges=edges,
                   layers=layers,
                   alt=diagram_alt(example))
@@ -97,7 +99,7 @@ def _sub(index: int) -> str:
     return str(index).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
-def loss_curve(losses: list[float]) -> str:
+def loss_curve(losses: list[float], templates: tuple[Path, ...] = ()) -> str:
     """The loss before each SGD step as a line chart: an accessible SVG, the same bytes each time."""
     width, height, left, right, top, bottom = 640, 300, 70, 620, 16, 252
     low, high = min(0.0, min(losses)), max(losses)
@@ -113,7 +115,7 @@ def loss_curve(losses: list[float]) -> str:
 
     decimals = max(0, -math.floor(math.log10(y_step))) if y_step < 1 else 0
     return render(
-        "loss.svg.j2", width=width, height=height, left=left, right=right, top=top,
+        "loss.svg.j2", templates, width=width, height=height, left=left, right=right, top=top,
         bottom=bottom, alt=loss_alt(losses),
         points=[[x(i), y(loss)] for i, loss in enumerate(losses, start=1)],
         y_ticks=[{"at": y(t), "label": f"{t:.{decimals}f}"} for t in y_ticks],

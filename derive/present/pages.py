@@ -29,10 +29,10 @@ def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
                                       **figures),
         f"examples/{name}.tex": document(page, templates),
         f"examples/{name}.json": to_json(answer_key(worked)),
-        f"examples/{name}-network.svg": network_diagram(worked.example, options),
+        f"examples/{name}-network.svg": network_diagram(worked.example, options, templates),
     }
     if len(losses) > 1:
-        files[f"examples/{name}-loss.svg"] = loss_curve(losses)
+        files[f"examples/{name}-loss.svg"] = loss_curve(losses, templates)
     return files
 
 
