@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 
 GradientFunction = Callable[..., tuple[np.ndarray, ...]]
 
-_SEED_ACTIVATIONS, _SEED_LOSS, _SEED_BIAS = ("relu", "linear"), "l2", False
+_SEED = {"activations": ("relu", "linear"), "loss": "l2", "bias": False, "leaky_slope": 0.01}
+"""The seed's architecture: `SEED` is built from it only when asked for, as importing
+`derive.spec` (tomllib, difflib) would cost a quarter of NumPy's import."""
 _modules: dict[str, dict[str, Any]] = {}
 
 
 def __getattr__(name: str) -> Any:
-    # SEED is a spec.Network, and spec imports SymPy: it is built when first asked for.
     if name == "SEED":
         return seed_network()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -35,7 +36,7 @@ def seed_network() -> Network:
     """The seed's architecture (`derive.SEED`); its derivation holds for any d, h and N."""
     from .spec import Network
 
-    return Network(sizes=(2, 3, 1), activations=_SEED_ACTIVATIONS, loss=_SEED_LOSS, bias=_SEED_BIAS)
+    return Network(sizes=(2, 3, 1), **_SEED)
 
 
 def gradient_function(network: Network) -> GradientFunction:
@@ -53,8 +54,8 @@ def gradient_function(network: Network) -> GradientFunction:
 def seed_functions() -> dict[str, Callable]:
     """`gradients`, `dL_dW1` and `dL_dW2` for the seed architecture, each lambdified by SymPy."""
     names = ("gradients", "dL_dW1", "dL_dW2")
-    module = _module(_SEED_ACTIVATIONS, _SEED_LOSS, _SEED_BIAS, 0.01, names, seed_network)
-    functions = {name: runtime.blocked(module[name], bias=_SEED_BIAS) for name in names}
+    module = _module(**_SEED, names=names, network=seed_network)
+    functions = {name: runtime.blocked(module[name], bias=_SEED["bias"]) for name in names}
     return functions | {name: _only(functions[name]) for name in ("dL_dW1", "dL_dW2")}
 
 

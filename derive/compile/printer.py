@@ -16,9 +16,10 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+from ..derivations import derivation as derivation_of
 from ..ops import relu, step
 from ..spec import Network
-from ..symbolic import Definition, Derivation, derive
+from ..symbolic import Definition, Derivation
 from . import runtime
 
 RUNTIME = ("sigmoid", "softmax", "log_softmax")
@@ -195,7 +196,7 @@ def module_source(derivation: Derivation, functions: dict[str, str]) -> str:
 def gradient_module(network: Network, names: Sequence[str] = ("gradients",)) -> str:
     """A module of `network`'s gradient functions, per block of samples: `gradients` returns them
     all, `dL_dW1` (and so on) one each; `names` says which."""
-    derivation = derive(network)
+    derivation = derivation_of(network, weight_decay=False)
     by_name = {g.name: (g,) for g in derivation.gradients} | {"gradients": derivation.gradients}
     return module_source(derivation, {name: function_source(derivation, by_name[name], per_block=True)
                                       for name in names})
