@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from mkdocs.plugins import get_plugin_logger
 
@@ -31,6 +31,9 @@ from .. import store
 from ..errors import DeriveError
 from ..present.options import DEFAULTS, RenderOptions
 from ..present.render import TEMPLATES, render
+
+if TYPE_CHECKING:
+    from ..worked import WorkedExample
 
 log = get_plugin_logger(__name__)
 
@@ -43,6 +46,10 @@ POOL_AT = 4
 finish sooner here than a fresh process takes to import SymPy."""
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+
+
+Known = dict[Path, tuple[bytes, "WorkedExample"]]
+"""Worked examples computed in this process, by resolved path, with the bytes they came from."""
 
 
 class GeneratedFile(NamedTuple):
@@ -62,12 +69,13 @@ class Outcome(NamedTuple):
 
 def generate_example_files(
     paths: list[Path], options: RenderOptions = DEFAULTS, templates: tuple[Path, ...] = (),
-    *, failures: list[str] | None = None,
+    *, failures: list[str] | None = None, worked: Known | None = None,
 ) -> dict[str, GeneratedFile]:
     """Every example's generated files by docs-relative path; two examples may not share one.
 
     With `failures` (while `mkdocs serve` runs) an example that cannot be built gets a page
     showing its error, and the message is added to the list, instead of stopping the build.
+    `worked` receives each example computed in this process, for `derive` blocks to reuse.
     """
     shared = _shared_digest(options, templates)  # read once: templates are files too
     keys = {path: _key(path, shared) for path in paths}
@@ -77,7 +85,7 @@ def generate_example_files(
         log.info("%d of %d examples unchanged since they were last built",
                  len(paths) - len(missing), len(paths))
     generated: dict[str, GeneratedFile] = {}
-    with contextlib.closing(_outcomes(missing, options, templates)) as outcomes:
+    with contextlib.closing(_outcomes(missing, options, templates, worked)) as outcomes:
         numbered = enumerate(outcomes, start=1)
         for path in paths:
             files = cached[path]
@@ -107,20 +115,32 @@ def _computed_files(path: Path, outcome: Outcome, key: str, templates: tuple[Pat
                                                message=outcome.error)}
 
 
-def example_outcome(path: Path, options: RenderOptions, templates: tuple[Path, ...]) -> Outcome:
-    """Load, derive, train, verify and render one example (in this process or a pool's)."""
+def example_outcome(path: Path, options: RenderOptions, templates: tuple[Path, ...],
+                    worked: Known | None = None) -> Outcome:
+    """Load, derive, train, verify and render one example (in this process or a pool's);
+    `worked`, in this process, receives the example's bytes and WorkedExample."""
     # Imported here: SymPy is needed only when an example is computed.
     from ..present.pages import example_files
-    from ..worked import worked_example
 
     start = time.perf_counter()
     try:
-        worked = worked_example(path)
-        worked.require_checked()
-        files = example_files(worked, options, templates)
+        data = _read(path)
+        example = checked_worked_example(path)
+        files = example_files(example, options, templates)
     except DeriveError as err:
         return Outcome(None, str(err), time.perf_counter() - start)
+    if worked is not None:
+        worked[path.resolve()] = (data, example)
     return Outcome(files, None, time.perf_counter() - start)
+
+
+def checked_worked_example(path: Path) -> WorkedExample:
+    """An example's WorkedExample, refused (DeriveError) when a gradient check failed."""
+    from ..worked import worked_example
+
+    worked = worked_example(path)
+    worked.require_checked()
+    return worked
 
 
 def results_key(path: Path, options: RenderOptions, templates: tuple[Path, ...]) -> str:
@@ -181,10 +201,11 @@ def _store(key: str, files: dict[str, str]) -> None:
         log.debug("results not cached: %s", err)
 
 
-def _outcomes(paths: list[Path], options: RenderOptions,
-              templates: tuple[Path, ...]) -> Iterator[Outcome]:
+def _outcomes(paths: list[Path], options: RenderOptions, templates: tuple[Path, ...],
+              worked: Known | None) -> Iterator[Outcome]:
     """Each example's outcome, in order, as it is ready: from a pool of processes when there
-    are many and several cores, else from this process."""
+    are many and several cores, else from this process (keeping each WorkedExample in
+    `worked`)."""
     workers = min(_cores(), len(paths))
     pool = None
     if workers > 1 and len(paths) >= POOL_AT:
@@ -195,7 +216,7 @@ def _outcomes(paths: list[Path], options: RenderOptions,
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     if pool is None:
         for path in paths:
-            yield example_outcome(path, options, templates)
+            yield example_outcome(path, options, templates, worked)
         return
     try:
         futures = [pool.submit(example_outcome, path, options, templates) for path in paths]

@@ -37,7 +37,7 @@ from ..present.escape import escape_markdown
 from ..present.options import RenderOptions
 from ..present.render import TEMPLATES
 from .blocks import embed
-from .examples import GeneratedFile, generate_example_files
+from .examples import GeneratedFile, Known, checked_worked_example, generate_example_files
 
 if TYPE_CHECKING:
     from ..worked import WorkedExample
@@ -130,7 +130,7 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
 
     def __init__(self) -> None:
         self._examples: dict[str, GeneratedFile] = {}
-        self._worked: dict[Path, tuple[bytes, WorkedExample]] = {}
+        self._worked: Known = {}
         self._date: str | None = None
         self._serving = False
 
@@ -167,7 +167,7 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         previous = self._examples
         try:
             self._examples = generate_example_files(paths, self._options(), self._templates(),
-                                                    failures=failures)
+                                                    failures=failures, worked=self._worked)
         except DeriveError as err:
             raise SiteError(str(err)) from err
         for failure in failures or []:
@@ -230,16 +230,13 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         return server
 
     def _worked_example(self, written: str) -> WorkedExample:
-        """The worked example a block names, computed again only when its file changed."""
-        from ..worked import worked_example  # SymPy is imported only for a page with blocks
-
+        """The worked example a block names: the one the pages computed, unless its file changed
+        since (or its pages came from the cache)."""
         path = (self._root / written).resolve()  # relative to mkdocs.yml
         try:
             data = path.read_bytes()
             if path not in self._worked or self._worked[path][0] != data:
-                worked = worked_example(path)
-                worked.require_checked()
-                self._worked[path] = (data, worked)
+                self._worked[path] = (data, checked_worked_example(path))
         except DeriveError as err:
             raise DeriveError(f"example {written!r}: {err}") from None
         except OSError as err:
