@@ -75,9 +75,13 @@ def batches(example: Example) -> Iterator[tuple[int, ...]]:
         yield tuple(batch)
 
 
-def train(example: Example, compiled: Compiled | None = None) -> tuple[TrainingStep, ...]:
+def train(example: Example, compiled: Compiled | None = None,
+          exact: tuple[TrainingStep, ...] = ()) -> tuple[TrainingStep, ...]:
     """Run the example's SGD steps in floats.
 
+    Given the first steps in `exact` fractions, the run starts with their values, each rounded
+    once, and continues from their last update: every kink is then decided as the exact run
+    decides it, and the page, the answer key and the final loss tell one truth.
     Raises `DeriveError` naming the step and the quantity when a number stops being finite.
     """
     compiled = compiled or compile_derivation(derivation_of(example))
@@ -90,13 +94,16 @@ def train(example: Example, compiled: Compiled | None = None) -> tuple[TrainingS
         columns = list(samples)
         X, Y = example.X[:, columns], example.Y[:, columns]
         with np.errstate(all="ignore"):
-            results = compiled.intermediates(X, Y, *arguments(example, parameters))
-            values = {d.symbol.name: np.asarray(r, dtype=float)
-                      for d, r in zip(derivation.definitions, results)}
-            gradients = {p.name: values[g.name]
-                         for p, g in zip(derivation.parameters, derivation.gradients)}
-            velocity, updated = update(example, parameters, gradients, velocity,
-                                       example.learning_rate, example.momentum)
+            if index <= len(exact):
+                values, parameters, velocity, updated = _rounded(exact[index - 1])
+                gradients = _gradients(derivation, values)
+            else:
+                results = compiled.intermediates(X, Y, *arguments(example, parameters))
+                values = {d.symbol.name: np.asarray(r, dtype=float)
+                          for d, r in zip(derivation.definitions, results)}
+                gradients = _gradients(derivation, values)
+                velocity, updated = update(example, parameters, gradients, velocity,
+                                           example.learning_rate, example.momentum)
             data_loss = None if whole else compiled.loss(example.X, example.Y,
                                                          *arguments(example, parameters))
         step = TrainingStep(samples, parameters, values, float(values["L"]), gradients,
@@ -125,6 +132,21 @@ def update(example: Example, parameters: dict[str, Any], gradients: dict[str, An
     updated = {name: value if name in example.freeze else value - rate * step[name]
                for name, value in parameters.items()}
     return velocity, updated
+
+
+def _gradients(derivation: Derivation, values: dict[str, Any]) -> dict[str, Any]:
+    """Each parameter's gradient among a step's values."""
+    return {p.name: values[g.name] for p, g in zip(derivation.parameters, derivation.gradients)}
+
+
+def _rounded(step: TrainingStep) -> tuple[dict, dict, dict, dict]:
+    """An exact step's values, parameters, velocity and update, each entry rounded to a float."""
+    def floats(values: dict[str, Any]) -> dict[str, np.ndarray]:
+        return {name: np.array(value.tolist() if hasattr(value, "tolist") else value,
+                               dtype=float) for name, value in values.items()}
+
+    return floats(step.values), floats(step.parameters), floats(step.velocity), \
+        floats(step.updated)
 
 
 def final_loss(example: Example, compiled: Compiled, last: TrainingStep) -> float:
@@ -187,8 +209,7 @@ def exact_steps(example: Example, derivation: Derivation, count: int) -> tuple[T
             derivation.Y: rational_matrix(example.Y[:, columns]),
             **{p: parameters[p.name] for p in derivation.parameters}})
         named = {d.symbol.name: values[d.symbol] for d in derivation.definitions}
-        gradients = {p.name: named[g.name]
-                     for p, g in zip(derivation.parameters, derivation.gradients)}
+        gradients = _gradients(derivation, named)
         velocity, updated = update(example, parameters, gradients, velocity,
                                    rational(example.learning_rate), rational(example.momentum))
         steps.append(TrainingStep(samples, parameters, named, named["L"], gradients, velocity,

@@ -17,6 +17,7 @@ from .symbolic import Derivation
 from .training import TrainingStep, derivation_of, exact_steps, final_loss, train
 from .verify.expansion import Expansion, expand, is_small
 from .verify.gradcheck import Check, gradient_check
+from .verify.kinks import NearKink, near_kinks
 from .verify.proofs import OutputProof, output_proof
 
 EXACT_STEPS = 3
@@ -31,7 +32,8 @@ class WorkedExample:
     `code` is the NumPy source lambdify generated for the gradients; `final_loss` is the loss
     over the data after the last update; `exact` holds the first steps in fractions when the
     example asks for exact arithmetic; `expansion` is the element-wise cross-check (small
-    networks only); `proof` the output layer's entry-by-entry proof (sigmoid + bce, softmax).
+    networks only); `proof` the output layer's entry-by-entry proof (sigmoid + bce, softmax);
+    `near_kinks` the float pre-activations whose side of a relu kink rounding could have decided.
     In a notebook it shows itself (`_repr_markdown_`); `matrix()` and `latex()` give LaTeX.
     """
 
@@ -44,6 +46,7 @@ class WorkedExample:
     checks: tuple[Check, ...]
     expansion: Expansion | None
     proof: OutputProof | None
+    near_kinks: tuple[NearKink, ...] = ()
 
     def _repr_markdown_(self) -> str:
         """The derivation and every step, as Jupyter shows an object (math rendered)."""
@@ -85,11 +88,12 @@ def worked_example(source: Example | Path | str) -> WorkedExample:
     derivation = derivation_of(example)
     compiled = compile_derivation(derivation)
     # Train: every number of every SGD step (and the first steps again in fractions).
-    steps = train(example, compiled)
-    final = final_loss(example, compiled, steps[-1])
     exact = exact_steps(example, derivation, EXACT_STEPS) if example.exact else None
+    steps = train(example, compiled, exact or ())
+    final = final_loss(example, compiled, steps[-1])
     # Verify: finite differences, the expanded loss, the output-layer proof.
     checks = gradient_check(example, compiled, steps[0])
+    kinks = near_kinks(example, steps, first=len(exact or ()) + 1)
     expansion = expand(derivation, example) if is_small(example) else None
     if expansion is not None and not expansion.agrees():
         raise DeriveError(f"{example.path}: cross-check: the element-wise derivative differs "
@@ -103,4 +107,4 @@ def worked_example(source: Example | Path | str) -> WorkedExample:
             raise DeriveError(f"{example.path}: output layer: SymPy does not reduce the {kind} "
                               f"step to its matrix form ({proof.residual})")
     return WorkedExample(example, derivation, compiled.source(), steps, final, exact, checks,
-                         expansion, proof)
+                         expansion, proof, kinks)

@@ -17,6 +17,8 @@ def answer_key(worked: WorkedExample) -> dict[str, Any]:
     Each step lists its samples (columns of X, counted from 0) and its loss; with mini-batches
     also `data_loss`, the loss of all samples at the same weights; with momentum the velocity
     after the step. "gradients" are of the objective SGD minimises (with weight decay, J).
+    `near_kinks` lists the relu-like pre-activation entries (row, column from 0) whose float sign
+    rounding could have decided, where there are any.
     """
     example, network = worked.example, worked.example.network
     return {
@@ -42,11 +44,19 @@ def answer_key(worked: WorkedExample) -> dict[str, Any]:
                 "updated": _parameters(step.updated),
                 "intermediates": {name: value.tolist() for name, value in step.values.items()
                                   if name[:4] not in ("dL_d", "dJ_d") and name != "L"},
+                **_near_kinks(worked, index),
             }
             for index, step in enumerate(worked.steps, start=1)
         ],
         "final": {"loss": worked.final_loss, "weights": _parameters(worked.steps[-1].updated)},
     }
+
+
+def _near_kinks(worked: WorkedExample, step: int) -> dict[str, Any]:
+    """The step's pre-activations within rounding of a kink (see `verify.kinks`), if any."""
+    found = [{"quantity": f"intermediates.{k.quantity}", "entry": list(k.entry),
+              "value": k.value, "bound": k.bound} for k in worked.near_kinks if k.step == step]
+    return {"near_kinks": found} if found else {}
 
 
 def _parameters(values: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -81,6 +81,10 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
         "final": [show.matrix(notation.symbol(n), v) for n, v in worked.steps[-1].updated.items()],
         "expanded": _expanded(worked),
         "check": _check(worked),
+        "near_kinks": [{"step": k.step, "entry": notation.entry(k.quantity, k.entry[0] + 1,
+                                                                k.entry[1] + 1),
+                        "value": scientific(k.value, 2), "bound": scientific(k.bound)}
+                       for k in worked.near_kinks],
         "source": worked.code.rstrip(),
     }
 
