@@ -9,7 +9,6 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,17 +37,23 @@ print(json.dumps({"dL_dW1": dL_dW1(X, y, W1, W2).tolist(), "sympy": "sympy" in s
 pytestmark = pytest.mark.usefixtures("cache")  # a fresh code cache for every test
 
 
-def stamped(body: bytes) -> bytes:
-    """A cache file in the specified format: the SHA-256 of the rest on its first line."""
-    return b"# derive-cache sha256=" + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+def key_of(path: Path) -> str:
+    """The key an entry's file name stands for (the name without its suffix)."""
+    return path.name.partition(".")[0]
+
+
+def stamped(body: bytes, key: str) -> bytes:
+    """A cache file in the specified format: its key and the SHA-256 of the rest on its first line."""
+    digest = hashlib.sha256(body).hexdigest()
+    return f"# derive-cache key={key} sha256={digest}\n".encode() + body
 
 
 def assert_written_by_derive(path: Path, body: bytes) -> None:
-    """`path` is a private regular file of ours holding `body` under its hash line."""
+    """`path` is a private regular file of ours holding `body` under its key and hash line."""
     status = path.lstat()
     assert stat.S_ISREG(status.st_mode) and status.st_uid == os.getuid()
     assert stat.S_IMODE(status.st_mode) == 0o600
-    assert path.read_bytes() == stamped(body)
+    assert path.read_bytes() == stamped(body, key_of(path))
 
 
 def seed_problem() -> tuple[np.ndarray, ...]:
@@ -95,19 +100,19 @@ def evil(body: bytes, marker: Path) -> bytes:
 
 def world_writable(path: Path, body: bytes) -> None:
     """Plant `body`, correctly stamped, in a file anyone may write."""
-    path.write_bytes(stamped(body))
+    path.write_bytes(stamped(body, key_of(path)))
     path.chmod(0o666)
 
 
 def group_writable(path: Path, body: bytes) -> None:
     """Plant `body`, correctly stamped, in a file its group may write."""
-    path.write_bytes(stamped(body))
+    path.write_bytes(stamped(body, key_of(path)))
     path.chmod(0o620)
 
 
 def other_owner(path: Path, body: bytes) -> None:
     """Plant `body`, correctly stamped, in a private file of another user."""
-    path.write_bytes(stamped(body))
+    path.write_bytes(stamped(body, key_of(path)))
     path.chmod(0o600)
     os.chown(path, 65534, 65534)
 
@@ -121,7 +126,7 @@ def hash_mismatch(path: Path, body: bytes) -> None:
 def symlink(path: Path, body: bytes) -> None:
     """Replace the file by a link to a correctly stamped, private file of ours holding `body`."""
     target = path.parent.parent / "elsewhere.py"
-    target.write_bytes(stamped(body))
+    target.write_bytes(stamped(body, key_of(path)))
     target.chmod(0o600)
     path.unlink()
     path.symlink_to(target)
@@ -137,7 +142,7 @@ def test_a_trusted_file_is_executed_without_sympy(seed_file, tmp_path):
     # The control for the next test: the same planted code runs when every check passes.
     marker = tmp_path / "pwned"
     body = seed_file.read_bytes().partition(b"\n")[2]
-    seed_file.write_bytes(stamped(evil(body, marker)))
+    seed_file.write_bytes(stamped(evil(body, marker), key_of(seed_file)))
     result = fresh_process(seed_file.parent)
     assert marker.exists() and not result["sympy"]
     np.testing.assert_allclose(result["dL_dW1"], seed_dL_dW1(*seed_problem()), rtol=1e-12)
@@ -163,20 +168,20 @@ def test_a_pipe_in_place_of_a_file_is_never_read_as_code(cache):
     os.mkfifo(path, 0o600)
     writer = os.open(path, os.O_RDWR)  # holds the pipe open with a trusted-looking module in it
     try:
-        os.write(writer, stamped(b"x = 'planted'\n"))
+        os.write(writer, stamped(b"x = 'planted'\n", key_of(path)))
         assert codegen.cached("request", lambda: "x = 1\n", names=("x",))["x"] == 1
     finally:
         os.close(writer)
     assert_written_by_derive(path, b"x = 1\n")
 
 
-DAMAGE = {
-    "invalid-utf8": stamped(b"gradients = '\xff\xfe'\n"),
-    "empty": b"",
-    "truncated": None,  # the real file cut in half
-    "syntax-error": stamped(b"def gradients(:\n"),
-    "raises-when-executed": stamped(b"raise RuntimeError('damaged')\n"),
-    "missing-names": stamped(b"x = 1\n"),
+DAMAGE: dict[str, Callable[[bytes, str], bytes]] = {  # (the file derive wrote, its key) -> damaged
+    "invalid-utf8": lambda written, key: stamped(b"gradients = '\xff\xfe'\n", key),
+    "empty": lambda written, key: b"",
+    "truncated": lambda written, key: written[: len(written) // 2],
+    "syntax-error": lambda written, key: stamped(b"def gradients(:\n", key),
+    "raises-when-executed": lambda written, key: stamped(b"raise RuntimeError('damaged')\n", key),
+    "missing-names": lambda written, key: stamped(b"x = 1\n", key),
 }
 
 
@@ -187,7 +192,7 @@ def test_a_damaged_file_is_regenerated_without_a_traceback(damage, cache, monkey
     gradient_function(SEED)
     (path,) = cache.glob("*.py")
     written = path.read_bytes()
-    path.write_bytes(DAMAGE[damage] if DAMAGE[damage] is not None else written[: len(written) // 2])
+    path.write_bytes(DAMAGE[damage](written, key_of(path)))
     api._modules.clear()
     X, y, W1, W2 = seed_problem()
     np.testing.assert_allclose(gradient_function(SEED)(X, y, W1, W2)[0], seed_dL_dW1(X, y, W1, W2),
@@ -216,9 +221,9 @@ def test_a_file_is_synced_before_it_is_renamed_into_place(cache, monkeypatch):
         events.append("sync directory" if stat.S_ISDIR(os.fstat(handle).st_mode) else "sync file")
         fsync(handle)
 
-    def recording_replace(source: str, destination: str) -> None:
+    def recording_replace(source: str, destination: str, **folders: int) -> None:
         events.append("rename")
-        replace(source, destination)
+        replace(source, destination, **folders)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
     monkeypatch.setattr(os, "replace", recording_replace)
@@ -233,25 +238,37 @@ def refuse(code: int) -> Callable[..., None]:
     return refused
 
 
+def refuse_creating(code: int) -> Callable[..., int]:
+    """A stand-in for os.open that fails with `code` when asked to create a file, as a read-only
+    file system does."""
+    original = os.open
+
+    def opened(path, flags: int, *arguments, **keywords) -> int:
+        if flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code))
+        return original(path, flags, *arguments, **keywords)
+    return opened
+
+
 # As root, permission bits do not stop writes, so the refusals the kernel gives are simulated.
 FAILED_WRITES = {
-    "read-only": (tempfile, "mkstemp", errno.EROFS),
-    "disk-full": (os, "fsync", errno.ENOSPC),
-    "rename-refused": (os, "replace", errno.EACCES),
+    "read-only": ("open", refuse_creating(errno.EROFS)),
+    "disk-full": ("fsync", refuse(errno.ENOSPC)),
+    "rename-refused": ("replace", refuse(errno.EACCES)),
 }
 
 
 @pytest.mark.parametrize("failure", FAILED_WRITES)
 def test_a_failed_write_leaves_no_temporary_and_the_code_still_runs(failure, cache, monkeypatch):
-    module, name, code = FAILED_WRITES[failure]
-    monkeypatch.setattr(module, name, refuse(code))
+    name, refused = FAILED_WRITES[failure]
+    monkeypatch.setattr(os, name, refused)
     assert codegen.cached("request", lambda: "x = 1\n", names=("x",))["x"] == 1
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
 def test_a_read_only_cache_still_gives_gradients(cache, monkeypatch, generations):
     calls = generations
-    monkeypatch.setattr(tempfile, "mkstemp", refuse(errno.EROFS))
+    monkeypatch.setattr(os, "open", refuse_creating(errno.EROFS))
     X, y, W1, W2 = seed_problem()
     for _ in range(2):
         api._modules.clear()
@@ -263,7 +280,7 @@ def test_a_read_only_cache_still_gives_gradients(cache, monkeypatch, generations
 def test_a_read_only_warm_cache_is_still_read(cache, monkeypatch, generations):
     calls = generations
     gradient_function(SEED)
-    monkeypatch.setattr(tempfile, "mkstemp", refuse(errno.EROFS))
+    monkeypatch.setattr(os, "open", refuse_creating(errno.EROFS))
     monkeypatch.setattr(os, "utime", refuse(errno.EROFS))
     api._modules.clear()
     X, y, W1, W2 = seed_problem()

@@ -70,7 +70,7 @@ def test_a_damaged_derivation_is_derived_again(damage, derived):
     if damage == "content":
         entry.write_bytes(data[:-8] + b"damaged!")
     else:
-        entry.write_bytes(store.stamped(pickle.dumps(["not", "a", "derivation"])))
+        entry.write_bytes(store.stamped(pickle.dumps(["not", "a", "derivation"]), entry.stem))
     derivations.derivation.cache_clear()
     derivations.derivation(network, False)
     assert derived == [network, network]

@@ -40,12 +40,11 @@ def cached(request: str, generate: Callable[[], str], names: Iterable[str] = ())
     only then. A cache that cannot be written only costs the next process a fresh generation.
     """
     key = cache_key(request)
-    path = CODE.path(key)
     namespace = _load_cached(key, tuple(names))
     if namespace is not None:
         return namespace
     source = generate()
-    namespace = load(source, str(path))
+    namespace = load(source, _filename(key))
     with contextlib.suppress(OSError):
         CODE.write(key, source.encode())
     return namespace
@@ -60,10 +59,15 @@ def _load_cached(key: str, names: tuple[str, ...]) -> dict[str, Any] | None:
     if body is None:
         return None
     try:
-        namespace = load(body.decode(), str(CODE.path(key)))
+        namespace = load(body.decode(), _filename(key))
     except Exception:  # noqa: BLE001 - whatever the file does wrong, its code is generated again
         return None
     return namespace if all(name in namespace for name in names) else None
+
+
+def _filename(key: str) -> str:
+    """The name tracebacks and `inspect` show for the module of `key`: its cache file's path."""
+    return str(CODE.path(key) or f"<derive generated {key}>")
 
 
 def load(source: str, filename: str) -> dict[str, Any]:
