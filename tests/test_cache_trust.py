@@ -1,4 +1,6 @@
-"""The generated-code cache executes only files derive wrote, survives damaged ones, stays bounded."""
+"""The caches use only what derive wrote for the key asked for, in private folders of the user's;
+they survive damaged entries and unsafe folders (without a cache, never with a wrong number) and
+stay bounded."""
 
 from __future__ import annotations
 
@@ -6,9 +8,13 @@ import errno
 import hashlib
 import json
 import os
+import pwd
+import shutil
+import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +25,7 @@ import pytest
 from derive import api, store
 from derive.api import gradient_function
 from derive.compile import cache as codegen
+from derive.errors import DeriveError
 from derive.spec import Network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -334,3 +341,301 @@ def test_pruning_never_raises(cache, monkeypatch):
     monkeypatch.setattr(os, "unlink", refuse(errno.EACCES))
     write_entries(3)
     assert len(list(cache.glob("*.py"))) == 3
+
+
+# A cache entry is valid only for its key, and only in folders no one else can change.
+
+SEED_FILE = ROOT / "examples" / "seed.toml"
+KEY = "0123456789abcdef" * 2
+"""A key in the form derive's keys have (32 hexadecimal digits)."""
+
+WITHOUT_HOME = """
+import pwd, sys
+def unknown(uid): raise KeyError(f"getpwuid(): uid not found: {uid}")
+pwd.getpwuid = unknown  # a user the password database does not know
+from derive.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def derive_values(example: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m derive values EXAMPLE` in a new process with the environment `env`."""
+    return subprocess.run([sys.executable, "-m", "derive", "values", str(example)], env=env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+
+def with_cache(folder: Path) -> dict[str, str]:
+    """The environment of a process that caches in `folder`."""
+    return {**os.environ, store.CACHE_VARIABLE: str(folder), "PYTHONPATH": str(ROOT)}
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under `folder` with a regular file's content: what a run must leave alone."""
+    return {str(path): path.read_bytes() if path.is_file() else None for path in folder.rglob("*")}
+
+
+@pytest.fixture(scope="module")
+def seed_values(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The seed's `derive values` output computed with an empty cache, and its derivation's key."""
+    cache = tmp_path_factory.mktemp("seed") / "cache"
+    result = derive_values(SEED_FILE, with_cache(cache))
+    assert result.returncode == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["final"]["loss"] == pytest.approx(0.4445, abs=5e-5)
+    (entry,) = (cache / "derivations").iterdir()
+    return result.stdout, key_of(entry)
+
+
+@pytest.fixture(scope="module")
+def tanh_entry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The derivation entry of the seed with a tanh hidden layer (same shapes, other numbers),
+    as derive wrote it."""
+    folder = tmp_path_factory.mktemp("tanh")
+    twin = folder / "tanh.toml"
+    twin.write_text(SEED_FILE.read_text().replace('["relu", "linear"]', '["tanh", "linear"]'))
+    result = derive_values(twin, with_cache(folder / "cache"))
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["final"]["loss"] == pytest.approx(0.4095, abs=5e-5)
+    (entry,) = (folder / "cache" / "derivations").iterdir()
+    return entry
+
+
+@pytest.fixture
+def shared_folder() -> Path:
+    """A folder in /tmp that every user may create folders in (the test's own are private)."""
+    folder = Path(tempfile.mkdtemp(prefix="derive-shared-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.fixture
+def umask_022() -> None:
+    """The common umask, under which mkdir alone gives folders 0o755."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.fixture
+def warnings_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process has not warned about its cache yet."""
+    monkeypatch.setattr(store, "_warned", False)
+
+
+def private_copy(source: Path, destination: Path, content: bytes | None = None) -> None:
+    """Write `content` (else `source`'s bytes) to `destination` as derive writes an entry."""
+    destination.write_bytes(source.read_bytes() if content is None else content)
+    destination.chmod(0o600)
+
+
+def test_an_entry_renamed_to_another_key_is_a_miss(cache):
+    codegen.cached("a", lambda: "x = 'a'\n", names=("x",))
+    codegen.cached("b", lambda: "x = 'b'\n", names=("x",))
+    entry("a").replace(entry("b"))
+    assert codegen.cached("b", lambda: "x = 'b'\n", names=("x",))["x"] == "b"
+    assert_written_by_derive(entry("b"), b"x = 'b'\n")
+
+
+def test_an_entry_in_the_format_without_its_key_is_a_miss(cache):
+    cache.mkdir(mode=0o700)
+    body = b"x = 'old'\n"
+    header = b"# derive-cache sha256=" + hashlib.sha256(body).hexdigest().encode()
+    private_copy(SEED_FILE, entry("request"), header + b"\n" + body)
+    assert codegen.cached("request", lambda: "x = 'new'\n", names=("x",))["x"] == "new"
+
+
+def test_a_derivation_renamed_over_another_key_gives_the_right_numbers(tmp_path, seed_values,
+                                                                       tanh_entry):
+    reference, seed_key = seed_values
+    derivations = tmp_path / "cache" / "derivations"
+    derivations.mkdir(mode=0o700, parents=True)
+    planted = derivations / f"{seed_key}.pickle"
+    private_copy(tanh_entry, derivations / tanh_entry.name)
+    (derivations / tanh_entry.name).rename(planted)
+    result = derive_values(SEED_FILE, with_cache(tmp_path / "cache"))
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == reference
+    assert planted.read_bytes().startswith(f"# derive-cache key={seed_key} ".encode())
+
+
+def test_cache_folders_are_created_private_with_their_parents(tmp_path, monkeypatch, umask_022):
+    root = tmp_path / "a" / "b" / "cache"
+    monkeypatch.setenv(store.CACHE_VARIABLE, str(root))
+    store.Store("pages", ".json.zlib").write(KEY, b"{}")
+    codegen.cached("request", lambda: "x = 1\n", names=("x",))
+    for folder in (root.parents[1], root.parent, root, root / "pages"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert {path.name for path in root.iterdir()} == {"pages", entry("request").name}
+
+
+def world_writable_root(root: Path) -> None:
+    """The cache folder, ours but writable by anyone (as a pre-created 0777 folder is)."""
+    root.mkdir()
+    root.chmod(0o777)
+
+
+def foreign_root(root: Path) -> None:
+    """The cache folder, created (0755) by another user, in a process of theirs."""
+    subprocess.run(["mkdir", "-m", "755", str(root)], user=65534, check=True)
+
+
+def group_writable_subfolder(root: Path) -> None:
+    """A private cache folder whose derivations folder its group may write."""
+    root.mkdir(mode=0o700)
+    (root / "derivations").mkdir()
+    (root / "derivations").chmod(0o770)
+
+
+def symlinked_subfolder(root: Path) -> None:
+    """A private cache folder whose derivations folder is a link to a private folder of ours."""
+    root.mkdir(mode=0o700)
+    (root.parent / "elsewhere").mkdir(mode=0o700)
+    (root / "derivations").symlink_to(root.parent / "elsewhere")
+
+
+UNSAFE = [world_writable_root, pytest.param(foreign_root, marks=AS_ROOT),
+          group_writable_subfolder, symlinked_subfolder]
+
+
+@pytest.mark.parametrize("unsafe", UNSAFE, ids=lambda unsafe: unsafe.__name__)
+def test_an_unsafe_folder_means_no_cache_one_warning_and_the_right_numbers(
+        unsafe, shared_folder, seed_values, tanh_entry):
+    reference, seed_key = seed_values
+    root = shared_folder / "cache"
+    unsafe(root)
+    derivations = root / "derivations"
+    if not derivations.exists():
+        derivations.mkdir(mode=0o700)
+    # A private file of ours, stamped for the seed's key, holding the tanh derivation: only the
+    # folder it lies in says it must not be used.
+    body = tanh_entry.read_bytes().partition(b"\n")[2]
+    private_copy(tanh_entry, derivations / f"{seed_key}.pickle", store.stamped(body, seed_key))
+    before = snapshot(shared_folder)
+    result = derive_values(SEED_FILE, with_cache(root))
+    assert result.returncode == 0 and result.stdout == reference
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith("derive runs without its cache: ") and str(root) in warning
+    assert snapshot(shared_folder) == before
+
+
+def test_an_unsafe_folder_is_neither_read_nor_written(cache, caplog, warnings_again):
+    pages = store.Store("pages", ".json.zlib")
+    pages.write(KEY, b"body")
+    assert pages.read(KEY) == b"body"
+    cache.chmod(0o777)
+    assert pages.read(KEY) is None
+    pages.write(KEY.replace("0", "f"), b"other")
+    assert sorted(path.name for path in (cache / "pages").iterdir()) == [f"{KEY}.json.zlib"]
+    assert len(caplog.records) == 1 and "writable by group or others" in caplog.text
+
+
+def test_a_symlinked_cache_folder_is_followed_and_its_target_checked(tmp_path, monkeypatch,
+                                                                      warnings_again):
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(target)
+    monkeypatch.setenv(store.CACHE_VARIABLE, str(tmp_path / "link"))
+    pages = store.Store("pages", ".json.zlib")
+    pages.write(KEY, b"body")
+    assert (target / "pages" / f"{KEY}.json.zlib").is_file() and pages.read(KEY) == b"body"
+    target.chmod(0o777)
+    assert pages.read(KEY) is None
+
+
+def directory(path: Path, outside: Path) -> None:
+    """A folder, not empty, where the entry should be."""
+    (path / "nested").mkdir(parents=True)
+    (path / "nested" / "file").write_text("")
+
+
+def named_pipe(path: Path, outside: Path) -> None:
+    """A FIFO where the entry should be."""
+    os.mkfifo(path, 0o600)
+
+
+def link_out(path: Path, outside: Path) -> None:
+    """A symlink to a file outside the cache where the entry should be."""
+    path.symlink_to(outside)
+
+
+def unix_socket(path: Path, outside: Path) -> None:
+    """A listening socket's file where the entry should be (bound by its short relative name)."""
+    here = Path.cwd()
+    os.chdir(path.parent)
+    try:
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(path.name)
+    finally:
+        os.chdir(here)
+
+
+@pytest.mark.parametrize("plant", [directory, named_pipe, link_out, unix_socket],
+                         ids=lambda plant: plant.__name__)
+def test_anything_but_a_file_at_an_entry_is_replaced_by_the_next_write(plant, cache, tmp_path):
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"not the cache's")
+    pages = store.Store("pages", ".json.zlib")
+    pages.write(KEY, b"first")
+    path = pages.path(KEY)
+    path.unlink()
+    plant(path, outside)
+    assert pages.read(KEY) is None
+    pages.write(KEY, b"body")
+    assert pages.read(KEY) == b"body"
+    assert_written_by_derive(path, b"body")
+    assert outside.read_bytes() == b"not the cache's"
+
+
+def test_a_relative_cache_folder_stays_where_it_was_first_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(store.CACHE_VARIABLE, f"relative-{tmp_path.name}")
+    assert store.cache_dir() == tmp_path / f"relative-{tmp_path.name}"
+    monkeypatch.chdir(ROOT)
+    codegen.cached("request", lambda: "x = 1\n", names=("x",))
+    assert_written_by_derive(tmp_path / f"relative-{tmp_path.name}" / entry("request").name,
+                             b"x = 1\n")
+
+
+@pytest.mark.parametrize("inside", ["docs/cache", "docs", "site/deeper/cache", "link/cache"])
+def test_a_cache_inside_a_sites_folder_is_refused(inside, tmp_path, monkeypatch):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "docs")
+    monkeypatch.setenv(store.CACHE_VARIABLE, str(tmp_path / inside))
+    with pytest.raises(DeriveError, match=store.CACHE_VARIABLE) as refused:
+        store.require_outside([tmp_path / "docs", tmp_path / "site"])
+    assert "\n" not in str(refused.value)
+
+
+def test_a_relative_cache_inside_the_docs_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(store.CACHE_VARIABLE, f"docs/cache-{tmp_path.name}")
+    with pytest.raises(DeriveError, match=store.CACHE_VARIABLE):
+        store.require_outside([tmp_path / "docs"])
+
+
+@pytest.mark.parametrize("beside", ["docs-cache", "cache"])
+def test_a_cache_beside_a_sites_folders_is_accepted(beside, tmp_path, monkeypatch):
+    monkeypatch.setenv(store.CACHE_VARIABLE, str(tmp_path / beside))
+    assert store.require_outside([tmp_path / "docs", tmp_path / "site"]) is None
+
+
+def test_without_a_home_directory_there_is_no_cache(monkeypatch, caplog, warnings_again):
+    for variable in ("HOME", "XDG_CACHE_HOME", store.CACHE_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: pwd.getpwnam(f"no user {uid}"))
+    assert store.cache_dir() is None
+    assert codegen.cached("request", lambda: "x = 1\n", names=("x",))["x"] == 1
+    assert store.Store("pages", ".json.zlib").read(KEY) is None
+    assert len(caplog.records) == 1 and "no home directory" in caplog.text
+
+
+def test_without_a_home_directory_values_warns_once_and_gives_the_right_numbers(seed_values):
+    reference, _ = seed_values
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("HOME", "XDG_CACHE_HOME", store.CACHE_VARIABLE)}
+    result = subprocess.run([sys.executable, "-c", WITHOUT_HOME, "values", str(SEED_FILE)],
+                            env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0 and result.stdout == reference
+    (warning,) = result.stderr.splitlines()
+    assert "no home directory" in warning and store.CACHE_VARIABLE in warning
