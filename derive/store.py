@@ -38,6 +38,7 @@ import re
 import shutil
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from functools import cache
@@ -179,7 +180,8 @@ class Store:
         """Store `body` under `key`, then prune; an OSError means it was not stored."""
         with self._opened(create=True) as folder:
             if folder is not None:
-                _write_atomically(folder, key, key + self.suffix, stamped(body, key))
+                entry = stamped(body, key)
+                _write_atomically(folder, self.directory, key, entry, key + self.suffix)
                 _prune(folder, self._entry, self.max_entries or MAX_ENTRIES)
 
     @contextlib.contextmanager
@@ -298,23 +300,24 @@ def stamped(body: bytes, key: str = "") -> bytes:
     return HEADER + f"{key} sha256={hashlib.sha256(body).hexdigest()}\n".encode() + body
 
 
-def _write_atomically(folder: int, key: str, name: str, data: bytes) -> None:
-    """Write a temporary file beside `name` in `folder`, sync it, then rename: neither a reader
-    nor a crash sees a partial file.
+def _write_atomically(folder: int, directory: Path, key: str, data: bytes, name: str) -> None:
+    """Write a temporary file in `directory`, sync it, then rename it to `name` in `folder` (the
+    descriptor of `directory`): neither a reader nor a crash sees a partial file.
 
-    Two processes that miss at once both write the same bytes; the last rename wins.
+    The rename goes through the checked descriptor, so if `directory` was swapped after the check
+    the temporary is not found there and nothing is stored. Two processes that miss at once both
+    write the same bytes; the last rename wins.
     """
-    temporary = f".{key}-{os.urandom(8).hex()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{key}-", suffix=".tmp")
     try:
-        with os.fdopen(os.open(temporary, flags, 0o600, dir_fd=folder), "wb") as file:
+        with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        _replace(folder, temporary, name)
+        _replace(folder, os.path.basename(temporary), name)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temporary, dir_fd=folder)
+            os.unlink(temporary)
         raise
     with contextlib.suppress(OSError):  # makes the rename durable; not every system can
         os.fsync(folder)

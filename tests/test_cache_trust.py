@@ -245,37 +245,25 @@ def refuse(code: int) -> Callable[..., None]:
     return refused
 
 
-def refuse_creating(code: int) -> Callable[..., int]:
-    """A stand-in for os.open that fails with `code` when asked to create a file, as a read-only
-    file system does."""
-    original = os.open
-
-    def opened(path, flags: int, *arguments, **keywords) -> int:
-        if flags & os.O_CREAT:
-            raise OSError(code, os.strerror(code))
-        return original(path, flags, *arguments, **keywords)
-    return opened
-
-
 # As root, permission bits do not stop writes, so the refusals the kernel gives are simulated.
 FAILED_WRITES = {
-    "read-only": ("open", refuse_creating(errno.EROFS)),
-    "disk-full": ("fsync", refuse(errno.ENOSPC)),
-    "rename-refused": ("replace", refuse(errno.EACCES)),
+    "read-only": (tempfile, "mkstemp", errno.EROFS),
+    "disk-full": (os, "fsync", errno.ENOSPC),
+    "rename-refused": (os, "replace", errno.EACCES),
 }
 
 
 @pytest.mark.parametrize("failure", FAILED_WRITES)
 def test_a_failed_write_leaves_no_temporary_and_the_code_still_runs(failure, cache, monkeypatch):
-    name, refused = FAILED_WRITES[failure]
-    monkeypatch.setattr(os, name, refused)
+    module, name, code = FAILED_WRITES[failure]
+    monkeypatch.setattr(module, name, refuse(code))
     assert codegen.cached("request", lambda: "x = 1\n", names=("x",))["x"] == 1
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
 def test_a_read_only_cache_still_gives_gradients(cache, monkeypatch, generations):
     calls = generations
-    monkeypatch.setattr(os, "open", refuse_creating(errno.EROFS))
+    monkeypatch.setattr(tempfile, "mkstemp", refuse(errno.EROFS))
     X, y, W1, W2 = seed_problem()
     for _ in range(2):
         api._modules.clear()
@@ -287,7 +275,7 @@ def test_a_read_only_cache_still_gives_gradients(cache, monkeypatch, generations
 def test_a_read_only_warm_cache_is_still_read(cache, monkeypatch, generations):
     calls = generations
     gradient_function(SEED)
-    monkeypatch.setattr(os, "open", refuse_creating(errno.EROFS))
+    monkeypatch.setattr(tempfile, "mkstemp", refuse(errno.EROFS))
     monkeypatch.setattr(os, "utime", refuse(errno.EROFS))
     api._modules.clear()
     X, y, W1, W2 = seed_problem()
