@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -16,4 +17,11 @@ class SpecError(DeriveError):
         self.path = str(path)
         self.field = field
         self.problem = problem
-        super().__init__(f"{self.path}: {field}: {problem}")
+        super().__init__(f"{show_path(path)}: {field}: {problem}")
+
+
+def show_path(path: Path | str | bytes) -> str:
+    """A path as one printable line: as it is, or quoted with its control characters (and
+    undecodable bytes) escaped as repr does, so a message naming it stays one line."""
+    text = os.fsdecode(path)
+    return text if text.isprintable() else repr(text)

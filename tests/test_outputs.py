@@ -9,7 +9,7 @@ import pytest
 
 from derive.cli import main
 from derive.errors import DeriveError
-from derive.output import MARKER, replacing
+from derive.output import MARKER, WORK_MARKER, replacing
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "seed.toml"
@@ -133,3 +133,82 @@ def test_a_folder_that_cannot_be_made_is_one_line_naming_the_option(capsys):
     assert main(["build", str(SEED), "--site-dir", "/proc/derive-site"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("--site-dir: cannot write in /proc")
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    return int(ended.stdout)
+
+
+def test_only_work_folders_derive_marked_are_removed_as_leftovers(tmp_path):
+    pid = dead_pid()
+    named_alike = tmp_path / f".site-build-{pid}-notes"
+    named_alike.mkdir()
+    (named_alike / "thesis.tex").write_text("years of work")
+    linked = tmp_path / f".site-build-{pid}-linked"
+    linked.mkdir()
+    (tmp_path / "pid").write_text(f"{pid}\n")
+    (linked / WORK_MARKER).symlink_to(tmp_path / "pid")
+    (linked / "draft.md").write_text("mine")
+    assert main(["build", str(SEED), "--site-dir", str(tmp_path / "site")]) == 0
+    assert (named_alike / "thesis.tex").read_text() == "years of work"
+    assert (linked / "draft.md").read_text() == "mine"
+
+
+def test_a_symlinked_marker_does_not_make_a_folder_replaceable(tmp_path, capsys):
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    (tmp_path / "any-file").write_text("")
+    (mine / MARKER).symlink_to(tmp_path / "any-file")
+    assert main(["variants", str(SEED), "--count", "1", "--out", str(mine)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"--out: {mine} is a folder derive did not build")
+    assert (mine / "thesis.tex").read_text() == "years of work"
+
+
+def test_variants_refuse_an_out_folder_holding_their_example(tmp_path, capsys):
+    out = tmp_path / "x"
+    out.mkdir()
+    (out / MARKER).write_text("")
+    example = out / "seed.toml"
+    example.write_bytes(SEED.read_bytes())
+    assert main(["variants", str(example), "--count", "1", "--out", str(out)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"--out: {out} holds {example}")
+    assert example.read_bytes() == SEED.read_bytes()
+
+
+def test_a_site_dir_holding_an_example_is_refused(tmp_path, capsys):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / MARKER).write_text("")
+    example = site / "mine.toml"
+    example.write_bytes(SEED.read_bytes())
+    assert main(["build", str(example), "--site-dir", str(site)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"--site-dir: {site} holds {example}")
+    assert sorted(p.name for p in site.iterdir()) == [MARKER, "mine.toml"]
+
+
+@pytest.mark.parametrize("inside", ["site", "site/deeper"])
+def test_a_site_dir_inside_the_docs_folder_is_refused(inside, capsys):
+    site = ROOT / "docs" / inside
+    assert main(["build", str(SEED), "--site-dir", str(site)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"--site-dir: {site} and the docs folder {ROOT / 'docs'} must lie apart")
+    assert not (ROOT / "docs" / "site").exists()
+
+
+def test_examples_whose_files_collide_in_the_site_are_refused_naming_both(tmp_path, capsys):
+    first, second = tmp_path / "x.toml", tmp_path / "x.json.toml"
+    for path in (first, second):
+        path.write_bytes(SEED.read_bytes())
+    site = tmp_path / "site"
+    assert main(["build", str(first), str(second), "--site-dir", str(site)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert str(first) in line and str(second) in line
+    assert "examples/x.json in the site" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json.toml", "x.toml"]

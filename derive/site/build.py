@@ -13,8 +13,8 @@ from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import MkDocsException
 
-from ..errors import DeriveError
-from ..output import replacing, require_replaceable
+from ..errors import DeriveError, show_path
+from ..output import located, replacing, require_apart, require_replaceable
 from ..spec import load_example
 
 log = logging.getLogger(__name__)
@@ -27,21 +27,22 @@ def build_site(
 ) -> Path:
     """Build the site of the given examples (default: the plugin's `examples`) into site_dir.
 
-    site_dir is replaced only if derive built it (or it is empty or absent); on any failure it
-    is left exactly as it was, and docs/ is never written.
+    site_dir is replaced only if derive built it (or it is empty or absent), and only if it
+    holds none of the site's sources (mkdocs.yml, the docs folder, the example files) nor lies
+    in the docs folder; on any failure it is left exactly as it was, and docs/ is never written.
     """
-    root = config_file.resolve().parent
-    site_dir = site_dir.resolve()
-    if root.is_relative_to(site_dir):
-        raise DeriveError(f"--site-dir: {site_dir} must not contain the project {root}")
+    site_dir = located(site_dir)
     require_replaceable(site_dir, "--site-dir")
     with _mkdocs_messages():
         config = _load(config_file)
     plugin = config.plugins["derive"]
     if example_paths is not None:
         plugin.config.examples = [glob.escape(str(path.resolve())) for path in example_paths]
+    paths = plugin.example_paths()
+    _require_outside_docs(site_dir, Path(config.docs_dir))
+    require_apart(site_dir, "--site-dir", [config_file, *(example_paths or []), *paths])
     # Validate every example file before any work, so a bad one is the only message.
-    for path in plugin.example_paths():
+    for path in paths:
         load_example(path)
     with replacing(site_dir, "--site-dir") as fresh:
         log.info("building the site with MkDocs")
@@ -49,6 +50,16 @@ def build_site(
         _run_mkdocs(config)
     log.info("site built in %s", site_dir)
     return site_dir
+
+
+def _require_outside_docs(site_dir: Path, docs_dir: Path) -> None:
+    """Refuse a site folder that is, holds or lies in the docs folder: MkDocs would publish
+    the previous site inside the next one, or the site would replace the sources."""
+    docs = docs_dir.resolve()
+    if site_dir.is_relative_to(docs) or docs.is_relative_to(site_dir):
+        raise DeriveError(f"--site-dir: {show_path(site_dir)} and the docs folder "
+                          f"{show_path(docs)} must lie apart, neither inside the other; "
+                          "choose another folder")
 
 
 def _run_mkdocs(config: MkDocsConfig) -> None:
@@ -69,9 +80,9 @@ def _load(config_file: Path) -> MkDocsConfig:
     try:
         config = load_config(config_file=str(config_file), strict=True)
     except MkDocsException as err:
-        raise DeriveError(f"{config_file}: {' '.join(str(err).split())}") from err
+        raise DeriveError(f"{show_path(config_file)}: {' '.join(str(err).split())}") from err
     if config.plugins.get("derive") is None:
-        raise DeriveError(f"{config_file}: plugins: the derive plugin is not listed")
+        raise DeriveError(f"{show_path(config_file)}: plugins: the derive plugin is not listed")
     return config
 
 
