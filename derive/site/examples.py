@@ -12,23 +12,27 @@ processes; the files are the same either way, and are assembled in example order
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import multiprocessing
 import os
+import posixpath
+import signal
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
 from mkdocs.plugins import get_plugin_logger
 
 from .. import store
-from ..errors import DeriveError
+from ..errors import DeriveError, show_path
 from ..present.options import DEFAULTS, RenderOptions
 from ..present.render import TEMPLATES, render
 
@@ -40,6 +44,11 @@ log = get_plugin_logger(__name__)
 RESULTS = store.Store("pages", ".json.zlib", max_entries=1024)
 """Each example's generated files as compressed JSON (a fifth of their size), by the hash of
 everything they depend on; enough entries for several large courses."""
+
+_PR_SET_PDEATHSIG = 1
+"""Linux's prctl option: the signal this process gets when the thread that started it ends."""
+_PARENT_POLL = 0.5
+"""Seconds between a worker's checks that its parent is alive, where the kernel cannot tell it."""
 
 POOL_AT = 4
 """Examples to compute from which a machine with several cores computes them in a pool: fewer
@@ -85,6 +94,7 @@ def generate_example_files(
         log.info("%d of %d examples unchanged since they were last built",
                  len(paths) - len(missing), len(paths))
     generated: dict[str, GeneratedFile] = {}
+    taken: dict[str, tuple[Path, str]] = {}
     with contextlib.closing(_outcomes(missing, options, templates, worked)) as outcomes:
         numbered = enumerate(outcomes, start=1)
         for path in paths:
@@ -94,12 +104,38 @@ def generate_example_files(
                 _progress(number, len(missing), path, outcome.seconds)
                 files = _computed_files(path, outcome, keys[path], templates, failures)
             for uri, content in files.items():
-                if uri in generated:
-                    raise DeriveError(
-                        f"{path}: generates {uri}, which {generated[uri].source} generates too"
-                    )
+                _claim(taken, uri, path)
                 generated[uri] = GeneratedFile(path, content)
     return generated
+
+
+def _claim(taken: dict[str, tuple[Path, str]], uri: str, source: Path) -> None:
+    """Record the site paths `uri` takes (its file and the folders above it) in `taken`,
+    refusing one that another example's file takes: the same file, or a file where a folder
+    must be (`x.json` beside the page of `x.json.toml`, published as `x.json/index.html`)."""
+    place = _site_path(uri)
+    parents = [str(folder) for folder in PurePosixPath(place).parents if folder.name]
+    for clash in (place, f"{place}/", *parents):  # a folder's key ends with "/"
+        other, other_uri = taken.get(clash, (source, uri))
+        if other != source:
+            raise DeriveError(
+                f"{show_path(source)}: its {uri} and the {other_uri} of {show_path(other)} "
+                f"would both be published at {clash.rstrip('/')} in the site; rename one of "
+                "the two files")
+    taken[place] = (source, uri)
+    for parent in parents:
+        taken.setdefault(f"{parent}/", (source, uri))
+
+
+def _site_path(uri: str) -> str:
+    """Where MkDocs publishes a docs-relative file with directory URLs (its default): a page
+    `a/b.md` at `a/b/index.html`, any other file at its own path."""
+    stem, suffix = posixpath.splitext(uri)
+    if suffix != ".md":
+        return uri
+    if posixpath.basename(stem) in ("index", "README"):
+        return f"{posixpath.dirname(stem)}/index.html".lstrip("/")
+    return f"{stem}/index.html"
 
 
 def _computed_files(path: Path, outcome: Outcome, key: str, templates: tuple[Path, ...],
@@ -167,7 +203,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:
-        raise DeriveError(f"{path}: cannot be read ({err.strerror})") from None
+        raise DeriveError(f"{show_path(path)}: cannot be read ({err.strerror})") from None
 
 
 def _folder_parts(folders: Iterable[Path]) -> list[str | bytes]:
@@ -213,7 +249,8 @@ def _outcomes(paths: list[Path], options: RenderOptions, templates: tuple[Path, 
         # threads run, and a fork copies their locks.
         # A system that cannot run a pool computes the examples in this process.
         with contextlib.suppress(OSError, ImportError, NotImplementedError):
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_end_with_parent, initargs=(os.getpid(),))
     if pool is None:
         for path in paths:
             yield example_outcome(path, options, templates, worked)
@@ -227,6 +264,28 @@ def _outcomes(paths: list[Path], options: RenderOptions, templates: tuple[Path, 
                           "build again") from None
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _end_with_parent(parent: int) -> None:
+    """A pool worker's start: end this process when `parent` (the build) ends, even by kill -9,
+    so a killed build leaves no worker computing for nobody."""
+    prctl = getattr(ctypes.CDLL(None), "prctl", None)
+    if prctl is not None:
+        # Linux: the kernel kills this process when the thread that started it ends; that
+        # thread owns the pool until it is shut down.
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        threading.Thread(target=_watch_parent, args=(parent,), name="derive: parent",
+                         daemon=True).start()
+    if os.getppid() != parent:  # the build ended before the line above took effect
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process once `parent` is no longer its parent."""
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL)
+    os._exit(1)
 
 
 def _cores() -> int:
