@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import DeriveError
+from .errors import DeriveError, show_path
 
 BROKEN_PIPE = 141
 """Exit code when standard output is closed early: 128 + SIGPIPE, what a shell reports for a
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         code = _run(args)
-        sys.stdout.flush()  # a closed pipe fails here, not as "Exception ignored" at exit
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a closed pipe fails here, not as "Exception ignored" at exit
         return code
     except BrokenPipeError:
         _discard_stdout()
@@ -107,6 +108,10 @@ def _version() -> str:
 
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; its exit code."""
+    if args.command in ("values", "check") and sys.stdout is None:
+        # Python sets sys.stdout to None when the command starts with it closed (`>&-`).
+        raise DeriveError(f"standard output: closed; {args.command} prints its results there "
+                          "(redirect it to a file or /dev/null instead)")
     if args.command == "values":
         return _values(args.example)
     if args.command == "check":
@@ -151,7 +156,7 @@ def _default_examples() -> list[Path]:
 
 
 def _variants(path: Path, count: int, seed: int, out: Path) -> int:
-    from .output import require_replaceable
+    from .output import require_apart, require_replaceable
     from .variants import require_count, write_variants
     from .worked import worked_example
 
@@ -160,13 +165,14 @@ def _variants(path: Path, count: int, seed: int, out: Path) -> int:
         raise DeriveError(f"--seed: must be a whole number >= 0, not {seed}")
     _require_folder("--out", out)
     require_replaceable(out, "--out")
+    require_apart(out, "--out", [path])
     def progress(number: int, count: int) -> None:
         if sys.stderr.isatty():
             end = "\n" if number == count else ""
             print(f"\rvariant {number} of {count}", end=end, file=sys.stderr, flush=True)
 
     for written in write_variants(worked_example(path), count, seed, out, progress):
-        print(f"wrote {written} with its answer key (.json, .tex) and question sheet",
+        print(f"wrote {show_path(written)} with its answer key (.json, .tex) and question sheet",
               file=sys.stderr)
     return 0
 
@@ -175,8 +181,8 @@ def _new(directory: Path) -> int:
     from .project import new_project
 
     for path in new_project(directory):
-        print(f"wrote {path}", file=sys.stderr)
-    print(f"build it with: cd {directory} && {_program()} build (or serve it live with "
+        print(f"wrote {show_path(path)}", file=sys.stderr)
+    print(f"build it with: cd {show_path(directory)} && {_program()} build (or serve it live with "
           "mkdocs serve)", file=sys.stderr)
     return 0
 
@@ -191,9 +197,10 @@ def _build(examples: list[Path], site_dir: Path) -> int:
     built = build_site(examples or None, site_dir)
     if examples:
         # `mkdocs serve` shows mkdocs.yml's examples, not this selection.
-        print(f"built {built}; open {built / 'index.html'}", file=sys.stderr)
+        print(f"built {show_path(built)}; open {show_path(built / 'index.html')}",
+              file=sys.stderr)
     else:
-        print(f"built {built}; serve it with: mkdocs serve", file=sys.stderr)
+        print(f"built {show_path(built)}; serve it with: mkdocs serve", file=sys.stderr)
     return 0
 
 
@@ -203,15 +210,15 @@ def _require_folder(option: str, folder: Path) -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise DeriveError(f"{option}: {existing} is a file, not a folder")
+        raise DeriveError(f"{option}: {show_path(existing)} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise DeriveError(f"{option}: cannot write in {existing}")
+        raise DeriveError(f"{option}: cannot write in {show_path(existing)}")
 
 
 def _os_message(err: OSError) -> str:
     """One line for a failed file operation: `filename: reason`."""
     reason = err.strerror or str(err)
-    return f"{err.filename}: {reason}" if err.filename is not None else reason
+    return f"{show_path(err.filename)}: {reason}" if err.filename is not None else reason
 
 
 def _discard_stdout() -> None:

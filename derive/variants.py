@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DeriveError
-from .output import replacing, require_replaceable
+from .errors import DeriveError, show_path
+from .output import replacing, require_apart, require_replaceable
 from .present.answer_key import answer_key, to_json
 from .present.pages import document, questions
 from .present.view import view
@@ -28,7 +28,8 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
     """Write `count` variants of an example into `out`: each a `.toml`, its answer key (`.json`
     and the worked `.tex`) and a question sheet (`-questions.tex`, no answers).
 
-    `out` is replaced whole, and only if derive made it (or it is empty or absent).
+    `out` is replaced whole, and only if derive made it (or it is empty or absent) and it does
+    not hold the example file.
 
     `progress(number, count)` is told of each variant as it is computed. The same `seed` always
     gives the same files. A variant with a relu-like pre-activation of exactly 0 is drawn again,
@@ -37,9 +38,11 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
     require_count(count)
     example = original.example
     if len(f"{example.name}-v{count}") > MAX_NAME:
-        raise DeriveError(f"{example.path}: variants: the variants' names ({example.name}-v1 ...) "
-                          f"would be longer than {MAX_NAME} characters; shorten the file name")
+        raise DeriveError(f"{show_path(example.path)}: variants: the variants' names "
+                          f"({example.name}-v1 ...) would be longer than {MAX_NAME} characters; "
+                          "shorten the file name")
     require_replaceable(out, "--out")
+    require_apart(out, "--out", [example.path])
     rng = np.random.default_rng(seed)
     variants = []
     for number in range(1, count + 1):
@@ -49,7 +52,8 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
             if not _on_a_kink(worked):
                 break
         else:
-            raise DeriveError(f"{example.path}: variants: no variant without a relu kink found")
+            raise DeriveError(f"{show_path(example.path)}: variants: no variant without a relu "
+                              "kink found")
         worked.require_checked()
         variants.append(worked)
         progress(number, count)
@@ -137,42 +141,53 @@ def _on_a_kink(worked: WorkedExample) -> bool:
 def _toml(example: Example) -> str:
     """The variant as an example file in the format derive reads."""
     network = example.network
-
-    def value(v) -> str:
-        return json.dumps(np.asarray(v).tolist() if isinstance(v, np.ndarray) else v,
-                          ensure_ascii=False)
-
     y = example.Y.T.ravel() if network.sizes[-1] == 1 else example.Y.T
     lines = [
-        f"title = {value(example.title)}",
-        f"description = {value(example.description)}",
+        f"title = {_toml_value(example.title)}",
+        f"description = {_toml_value(example.description)}",
         "",
         "[network]",
-        f"sizes = {value(list(network.sizes))}",
-        f"activations = {value(list(network.activations))}",
-        f"loss = {value(network.loss)}",
-        f"bias = {value(network.bias)}",
-        f"leaky_slope = {value(network.leaky_slope)}",
+        f"sizes = {_toml_value(list(network.sizes))}",
+        f"activations = {_toml_value(list(network.activations))}",
+        f"loss = {_toml_value(network.loss)}",
+        f"bias = {_toml_value(network.bias)}",
+        f"leaky_slope = {_toml_value(network.leaky_slope)}",
         "",
         "[data]",
-        f"X = {value(example.X.T)}",
-        f"y = {value(y)}",
+        f"X = {_toml_value(example.X.T)}",
+        f"y = {_toml_value(y)}",
         "",
         "[weights]",
-        *(f"{name} = {value(v.ravel() if name.startswith('b') else v)}"
+        *(f"{name} = {_toml_value(v.ravel() if name.startswith('b') else v)}"
           for name, v in example.parameters.items()),
         "",
         "[training]",
-        f"learning_rate = {value(example.learning_rate)}",
+        f"learning_rate = {_toml_value(example.learning_rate)}",
         f"steps = {example.steps}",
         f"batch_size = {example.batch_size}",
         *([f"shuffle_seed = {example.shuffle_seed}"] if example.shuffle_seed is not None else []),
-        f"freeze = {value(list(example.freeze))}",
-        f"weight_decay = {value(example.weight_decay)}",
-        f"momentum = {value(example.momentum)}",
+        f"freeze = {_toml_value(list(example.freeze))}",
+        f"weight_decay = {_toml_value(example.weight_decay)}",
+        f"momentum = {_toml_value(example.momentum)}",
         "",
         "[render]",
         f"precision = {example.precision}",
         *(["exact = true"] if example.exact else []),
     ]
     return "\n".join(lines) + "\n"
+
+
+_TOML_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\",
+                               **{chr(code): f"\\u{code:04X}" for code in [*range(0x20), 0x7F]}})
+"""What a TOML basic string may not hold literally: quotes, backslashes, control characters."""
+
+
+def _toml_value(value: object) -> str:
+    """A number, boolean, string, or (nested) list or array of them, as a TOML value."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, str):
+        return '"' + value.translate(_TOML_ESCAPES) + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value)

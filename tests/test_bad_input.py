@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -407,3 +408,76 @@ def test_check_into_head_ends_quietly():
                             check=False)
     assert result.stdout == "examples/s"
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+
+
+# A closed standard output, a full disk, and paths that are not one printable line.
+
+@pytest.mark.parametrize("command", ["values", "check"])
+def test_a_closed_standard_output_is_one_line(command):
+    result = subprocess.run(f"{sys.executable} -m derive {command} examples/seed.toml >&-",
+                            shell=True, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                            check=False)
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "standard output: closed")
+
+
+@pytest.fixture
+def full_disk(tmp_path, monkeypatch):
+    """An empty folder with room for one small file: a tmpfs of one page where this user may
+    mount one, else a folder where every copy after the first fails with ENOSPC."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(disk)]
+    mounted = shutil.which(mount[0]) and subprocess.run(mount, capture_output=True, check=False)
+    if mounted and mounted.returncode == 0:
+        yield disk
+        subprocess.run(["umount", str(disk)], check=True)
+        return
+    copy, copies = shutil.copyfile, []
+
+    def first_only(source, target, **kwargs):
+        copies.append(target)
+        if len(copies) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(source))
+        return copy(source, target, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", first_only)
+    yield disk
+
+
+def test_new_on_a_full_disk_leaves_nothing_and_can_be_run_again(full_disk, capsys):
+    for project in (full_disk / "course", full_disk / "course", full_disk):
+        assert main(["new", str(project)]) == 2
+        assert_one_line(capsys.readouterr().err, f"{project}: cannot create the project: ",
+                        "No space left on device")
+        assert list(full_disk.iterdir()) == []
+
+
+def test_paths_with_control_characters_are_shown_on_one_line(tmp_path, capsys, monkeypatch):
+    odd = tmp_path / "two\nlines"
+    odd.mkdir()
+    named = write_seed(tmp_path / "a\x7fb\nc.toml")
+    (odd / "file").write_text("keep me")
+    commands = [
+        (["values", str(named)], named),
+        (["values", str(odd / "missing.toml")], odd / "missing.toml"),
+        (["new", str(odd)], odd),
+        (["variants", SEED_PATH, "--out", str(odd / "file")], odd / "file"),
+        (["build", SEED_PATH, "--site-dir", str(odd)], odd),
+    ]
+    for args, path in commands:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert_one_line(err, "", repr(str(path)))
+    assert (odd / "file").read_text() == "keep me"
+
+
+def test_a_system_error_naming_a_path_with_a_newline_is_one_line(tmp_path, capsys, monkeypatch):
+    shown = str(tmp_path / "two\nlines")
+
+    def refused(path):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES), shown)
+
+    monkeypatch.setattr("derive.worked.worked_example", refused)
+    assert main(["values", SEED_PATH]) == 2
+    assert_one_line(capsys.readouterr().err, f"{shown!r}: Permission denied")

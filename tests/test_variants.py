@@ -1,14 +1,18 @@
 """`python -m derive variants`: valid, different, reproducible examples with answer keys."""
 
 import contextlib
+import dataclasses
 import io
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
 
 from derive import load_example
 from derive.cli import main
+from derive.variants import write_variants
+from derive.worked import worked_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,3 +77,30 @@ def test_each_variant_has_a_question_sheet_without_answers(tmp_path):
         first_x = f"{key['steps'][0]['intermediates']['S1'][0][0]:.4f}"
         assert first_x not in sheet  # no forward values, let alone gradients
         assert f"{load_example(path).X[0, 0]:.4f}" in sheet
+
+
+def toml_basic_string(text: str) -> str:
+    """`text` as a TOML basic string, escaped by hand (the oracle for derive's writer)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def test_titles_with_quotes_backslashes_and_any_unicode_read_back_the_same(tmp_path):
+    title = 'A "quoted" \\back\\slash\\, \'\'\' # not a comment, ünïcødé 😀 中文'
+    seed = (ROOT / "examples" / "seed.toml").read_text()
+    example = tmp_path / "odd.toml"
+    example.write_text(f"title = {toml_basic_string(title)}\n" + seed[seed.index("[network]"):])
+    assert main(["variants", str(example), "--count", "2", "--out", str(tmp_path / "out")]) == 0
+    written = sorted((tmp_path / "out").glob("*.toml"))
+    assert [load_example(path).title for path in written] == [
+        f"{title} (variant {number})" for number in (1, 2)]
+
+
+def test_every_control_character_is_escaped_as_toml_requires(tmp_path):
+    controls = "".join(map(chr, [*range(0x20), 0x7F]))
+    original = worked_example(ROOT / "examples" / "seed.toml")
+    odd = dataclasses.replace(original, example=dataclasses.replace(
+        original.example, title=controls + 'end "of" \\ title'))
+    (path,) = write_variants(odd, 1, 0, tmp_path / "out")
+    text = path.read_text(encoding="utf-8")
+    assert not any(character in text.split("\n", 1)[0] for character in controls)
+    assert tomllib.loads(text)["title"] == controls + 'end "of" \\ title (variant 1)'
