@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from reference import backward
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from derive import api, store
 from derive.api import gradient_function
@@ -162,7 +163,7 @@ def test_the_default_cache_is_the_users_cache_directory(monkeypatch, tmp_path):
 @pytest.mark.parametrize("N", [1, 2, 7, 10, 23])
 def test_blocked_evaluation_equals_unblocked(network, N, monkeypatch):
     monkeypatch.setattr(runtime, "MIN_BLOCK", 1)
-    monkeypatch.setattr(runtime, "_block_size", lambda X, Y, parameters: 3)
+    monkeypatch.setattr(runtime, "_block_size", lambda rows: 3)
     derivation = derive(network)
     compiled = compile_derivation(derivation)
     kernel = codegen.load(printer.gradient_module(network), "<test>")["gradients"]
@@ -177,7 +178,7 @@ def test_blocked_evaluation_equals_unblocked(network, N, monkeypatch):
 
 def test_blocks_cover_every_sample_once(monkeypatch):
     monkeypatch.setattr(runtime, "MIN_BLOCK", 1)
-    monkeypatch.setattr(runtime, "_block_size", lambda X, Y, parameters: 3)
+    monkeypatch.setattr(runtime, "_block_size", lambda rows: 3)
     seen: list[int] = []
 
     def kernel(X, Y, W1, W2, N):
@@ -187,6 +188,42 @@ def test_blocks_cover_every_sample_once(monkeypatch):
     X, Y = np.zeros((2, 10)), np.zeros((1, 10))
     runtime.blocked(kernel, bias=False)(X, Y, np.zeros((2, 2)), np.zeros((1, 2)))
     assert seen == [3, 3, 3, 1]
+
+
+def blas_threads() -> list[int]:
+    """The thread count of each BLAS library loaded in this process."""
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize(("d", "h", "N", "calls", "limited"), [
+    (2, 3, 4, 1, False),  # the seed: products too small for BLAS threads
+    (2, 3, 100_000, 6, False),  # the seed's blocks: still too small
+    (64, 256, 200, 1, True),  # wide layers, the whole batch at once
+    (64, 256, 1_000, 3, True),  # wide layers, in blocks
+])
+def test_calls_with_products_blas_would_share_run_it_on_one_thread(d, h, N, calls, limited,
+                                                                   cache):
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = blas_threads()
+        if set(outside) <= {1}:
+            pytest.skip("no BLAS library with threads to limit")
+        network = Network((d, h, 1), ("relu", "linear"), "l2", False)
+        gradient_function(network)  # generates the code
+        ((name, module),) = api._modules.items()
+        seen: list[list[int]] = []
+        kernel = module["gradients"]
+
+        def recording(*arguments):  # the generated function, reporting BLAS's threads
+            seen.append(blas_threads())
+            return kernel(*arguments)
+
+        api._modules[name] = {"gradients": recording}
+        arguments = problem(network, N)
+        got = gradient_function(network)(*arguments)
+        assert seen == [[1] * len(outside) if limited else outside] * calls
+        assert blas_threads() == outside  # restored after the call
+    for g, expected in zip(got, by_hand(network, *arguments)):
+        np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-15)
 
 
 def test_generated_code_reads_like_the_derivation():

@@ -1,11 +1,13 @@
 """What the generated code runs on: NumPy helpers it calls, and its evaluation in blocks.
 
-Only NumPy is imported here, so a process whose code is already cached never imports SymPy.
+Only NumPy is imported here (and threadpoolctl on the first call large enough to need it), so a
+process whose code is already cached never imports SymPy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+    from threadpoolctl import ThreadpoolController
 
 BLOCK_BYTES = 1 << 20
 """One value per layer row for every sample of a block takes about this much memory: small
@@ -21,6 +24,13 @@ is small against the arithmetic (measured best on the machines derive was tuned 
 
 MIN_BLOCK = 256
 """Fewest samples per block; batches up to this size are evaluated whole."""
+
+THREADED_WORK = 1 << 18
+"""Multiply-adds from which OpenBLAS shares a matrix product among its threads (its
+GEMM_MULTITHREAD_THRESHOLD, 4, times 65,536). A call whose block's products may reach it (a
+block's samples times every parameter's size) runs with one BLAS thread: a block's products
+are mid-sized, and when another process keeps a core busy, each product's second thread waits
+for that core, which made a call several times slower than on one thread."""
 
 Kernel = Callable[..., tuple[np.ndarray, ...]]
 Gradients = Callable[..., tuple[np.ndarray, ...]]
@@ -50,30 +60,63 @@ def blocked(kernel: Kernel, *, bias: bool) -> Gradients:
     X is d x N (a column per sample), y is k x N or a length-N vector, and parameters come as
     W1, (b1,) W2, ... with biases (when `bias`) as columns or flat vectors. Gradients are sums
     over samples, so the whole batch's are the sum of its blocks', each scaled by the whole
-    batch's N; a block's temporaries stay in cache instead of streaming through memory.
+    batch's N; a block's temporaries stay in cache instead of streaming through memory. A call
+    whose blocks' products are large enough for BLAS to share among threads runs them on one
+    (see THREADED_WORK).
     """
 
     def gradients(X: ArrayLike, y: ArrayLike, *parameters: ArrayLike) -> tuple[np.ndarray, ...]:
         X = np.asarray(X, float)
         N = X.shape[1]
         Y = np.asarray(y, float).reshape(-1, N)
-        arrays = [np.asarray(p, float) for p in parameters]
+        # One loop rather than comprehensions: each costs about 3% of a call at the seed's size.
+        arrays, rows, size = [], X.shape[0] + Y.shape[0], 0
+        for parameter in parameters:
+            arrays.append(array := np.asarray(parameter, float))
+            rows += array.shape[0]
+            size += array.size
         if bias:
             arrays[1::2] = [b.reshape(-1, 1) for b in arrays[1::2]]
-        if N <= MIN_BLOCK or N <= (block := _block_size(X, Y, arrays)):
+        block = N if N <= MIN_BLOCK else min(N, _block_size(rows))
+        threaded = block * size >= THREADED_WORK
+        if block == N and not threaded:
             return kernel(X, Y, *arrays, N)
-        _keep_freed_memory()
-        return _add(kernel(np.ascontiguousarray(X[:, start:start + block]),
-                           np.ascontiguousarray(Y[:, start:start + block]), *arrays, N)
-                    for start in range(0, N, block))
+        with one_blas_thread() if threaded else nullcontext():
+            return _evaluate(kernel, X, Y, arrays, block)
 
     return gradients
 
 
-def _block_size(X: np.ndarray, Y: np.ndarray, parameters: list[np.ndarray]) -> int:
-    """Samples per block: each sample's column of every layer together fits in BLOCK_BYTES."""
-    rows = X.shape[0] + Y.shape[0] + sum(p.shape[0] for p in parameters)
+def _evaluate(kernel: Kernel, X: np.ndarray, Y: np.ndarray, parameters: list[np.ndarray],
+              block: int) -> tuple[np.ndarray, ...]:
+    """`kernel` on the whole batch, or summed over its blocks of `block` samples."""
+    N = X.shape[1]
+    if N == block:
+        return kernel(X, Y, *parameters, N)
+    _keep_freed_memory()
+    return _add(kernel(np.ascontiguousarray(X[:, start:start + block]),
+                       np.ascontiguousarray(Y[:, start:start + block]), *parameters, N)
+                for start in range(0, N, block))
+
+
+def _block_size(rows: int) -> int:
+    """Samples per block: a sample's column of `rows` values (X, Y and every parameter's rows,
+    one per layer's unit) for every sample of a block together fits in BLOCK_BYTES."""
     return max(MIN_BLOCK, BLOCK_BYTES // (8 * rows))
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """A context in which BLAS runs on the calling thread alone, restored on leaving it."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+@cache
+def _blas_controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded BLAS libraries, found once per process (a millisecond);
+    imported on first need, so a process that only takes small gradients never loads it."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _add(parts: Iterable[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
