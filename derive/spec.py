@@ -41,6 +41,17 @@ JSON answer key."""
 MAX_EXACT_ENTRIES = 1_000
 """Parameters x samples in exact fractions (200 x 200 took 128 s)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000))
+_REFUSED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+                      + _NONCHARACTERS + "]")
+"""Characters a title or description may not hold: C0 controls but tab and newline, DEL and
+the C1 controls (YAML front matter and terminals give them meaning; PyYAML refuses most of
+them), surrogates and Unicode noncharacters (not text; U+FFFE/U+FFFF also break YAML), and the
+bidirectional embedding, override and isolate controls U+202A-U+202E and U+2066-U+2069: they
+make text display in another order than it is written (the "Trojan Source" trick) and an
+unclosed one reorders the page text around it (navigation, window title). The marks U+200E,
+U+200F and U+061C, which cannot leak, stay allowed for right-to-left titles."""
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 INITS = ("xavier_uniform", "he_normal", "uniform")
 """How `[weights] init` draws the weights not given in the file."""
@@ -395,17 +406,31 @@ class _Validator:
         return value
 
     def text(self, field: str, value: Any, limit: int) -> str:
+        """Text shown as written: a string of at most `limit` characters, none refused."""
         if not isinstance(value, str):
             raise self.fail(field, f"must be a string, not {_show(value)}")
+        self.characters(field, value)
         if len(value) > limit:
             raise self.fail(field, f"must be at most {limit:,} characters, not {len(value):,}")
         return value
 
     def title(self, value: Any) -> str:
-        """The title on one line (a heading must not open Markdown structure); default the stem."""
+        """The title on one line (a heading must not open Markdown structure); default the stem.
+
+        Its characters are checked before folding, which would take U+001C-U+001F and U+0085
+        for spaces."""
         if not isinstance(value, str):
             raise self.fail("title", f"must be a string, not {_show(value)}")
+        self.characters("title", value)
         return self.text("title", " ".join(value.split()), MAX_TITLE) or self.path.stem
+
+    def characters(self, field: str, value: str) -> None:
+        """Refuse a character text cannot show as itself (see `_REFUSED`), by its code point."""
+        found = _REFUSED.search(value)
+        if found:
+            char = found.group()
+            raise self.fail(field, f"must not hold U+{ord(char):04X} ({_kind(char)}), found at "
+                            f"character {found.start() + 1}")
 
     def budget(self, network: Network, samples: int, steps: int) -> None:
         """Refuse a run that would keep more than `MAX_KEPT_NUMBERS` numbers.
@@ -482,6 +507,18 @@ def _draw(init: str, rng: np.random.Generator, rows: int, columns: int,
         bound = 1 / math.sqrt(columns)
         values = rng.uniform(-bound, bound, size=(rows, columns))
     return np.round(values, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _kind(char: str) -> str:
+    """What a refused character is, in words, for the message."""
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        return "a surrogate"
+    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+        return "a bidirectional control"
+    if code <= 0x9F:
+        return "a control character"
+    return "a noncharacter"
 
 
 def _parameter_count(network: Network) -> int:

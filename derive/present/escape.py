@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 import unicodedata
 
 _MARKDOWN_SPECIALS = re.compile(r"[\\`*_{}\[\]()#+\-!|$~<>&]")
+# Indentation, and a first character that opens a block once the specials are entities.
+_LINE_START = re.compile(r"^[ \t]*([0-9=:?/])?", re.MULTILINE)
 
 
 def escape_markdown(text: str) -> str:
     """Text from an example file, shown literally: every Markdown, math and HTML special
-    character becomes a numeric entity (backslashes would read as math delimiters)."""
-    return _MARKDOWN_SPECIALS.sub(lambda m: f"&#{ord(m.group())};", text)
+    character becomes a numeric entity (backslashes would read as math delimiters), and no line
+    opens a block (indented code, a numbered list, a setext underline, `???`, `:` or `///`)."""
+    escaped = _MARKDOWN_SPECIALS.sub(lambda m: f"&#{ord(m.group())};", text)
+    return _LINE_START.sub(lambda m: f"&#{ord(m[1])};" if m[1] else "", escaped)
 
 
 def escape_html(text: str) -> str:
-    """Text for an HTML attribute or a YAML front-matter string (quoted, HTML-escaped; any
-    Unicode kept as itself, since YAML would drop the halves of an escaped emoji)."""
-    return json.dumps(html.escape(text), ensure_ascii=False)
+    """Text for a YAML front-matter string: HTML-escaped (MkDocs and Material put the title into
+    pages as HTML), double-quoted, and every character YAML would refuse or fold (controls, line
+    and paragraph separators, noncharacters) written as a YAML escape, so the front matter always
+    parses back to exactly the escaped text. Printable Unicode stays itself: YAML reads an
+    escaped emoji's UTF-16 halves as two broken characters."""
+    return '"' + "".join(_yaml_character(c) for c in html.escape(text)) + '"'
+
+
+def _yaml_character(c: str) -> str:
+    """One character inside a YAML double-quoted string: itself if printable, else escaped."""
+    if c == "\\":
+        return "\\\\"
+    if c.isprintable():
+        return c
+    code = ord(c)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 _TEX_SPECIALS = {

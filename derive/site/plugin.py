@@ -17,15 +17,16 @@ import html
 import importlib
 import os
 import posixpath
+import reprlib
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import mathjax
 from mkdocs.config import config_options as c
-from mkdocs.config.base import Config
+from mkdocs.config.base import Config, ConfigErrors, ConfigWarnings
 from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.exceptions import PluginError
+from mkdocs.exceptions import ConfigurationError, PluginError
 from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin, get_plugin_logger
 from mkdocs.structure.files import File, Files
@@ -36,6 +37,7 @@ from ..errors import DeriveError
 from ..present.escape import escape_markdown
 from ..present.options import RenderOptions
 from ..present.render import TEMPLATES
+from ..spec import MAX_PRECISION
 from .blocks import embed
 from .examples import GeneratedFile, Known, checked_worked_example, generate_example_files
 
@@ -84,6 +86,18 @@ class GeneratedExampleFile(File):
         return self.changed
 
 
+class Decimals(c.BaseConfigOption[int]):
+    """A number of decimals within the example file's own limits (0 to `MAX_PRECISION`): more
+    would print numbers thousands of characters long."""
+
+    def run_validation(self, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+                0 <= value <= MAX_PRECISION):
+            raise c.ValidationError(f"must be a whole number from 0 to {MAX_PRECISION}, not "
+                                    f"{reprlib.repr(value)}")
+        return value
+
+
 class DeriveConfig(Config):
     """The plugin's options in mkdocs.yml."""
 
@@ -91,7 +105,7 @@ class DeriveConfig(Config):
     """A glob of example files relative to mkdocs.yml, or a list of globs."""
     templates = c.Optional(c.Dir(exists=True))
     """A folder whose templates override derive's own of the same name."""
-    precision = c.Optional(c.Type(int))
+    precision = c.Optional(Decimals())
     """Decimals in the tables of every example (default: each example's own)."""
     nav_title = c.Type(str, default="Worked examples")
     """The navigation section holding the example pages ("" puts them at the top level)."""
@@ -133,6 +147,16 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         self._worked: Known = {}
         self._date: str | None = None
         self._serving = False
+
+    def load_config(self, options: dict[str, Any], config_file_path: str | None = None
+                    ) -> tuple[ConfigErrors, ConfigWarnings]:
+        """Validate the options; a bad one is a one-line error naming it (MkDocs would only log
+        it and abort with a message that does not name it)."""
+        errors, warnings = super().load_config(options, config_file_path)
+        if errors:
+            name, error = errors[0]
+            raise ConfigurationError(f"plugins: derive: {name}: {' '.join(str(error).split())}")
+        return errors, warnings
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Under `mkdocs serve` a broken example shows its error on its page; a build stops."""
