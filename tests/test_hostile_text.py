@@ -77,7 +77,7 @@ def folded(title: str) -> str:
     return " ".join(title.split())
 
 
-def write_example(path: Path, title: str, description: str = "") -> Path:
+def write_example(path: Path, title: str, description: str) -> Path:
     path.write_text(f"title = {toml_string(title)}\ndescription = {toml_string(description)}\n"
                     + NETWORK)
     return path
@@ -132,12 +132,11 @@ def test_tabs_and_newlines_stay_in_a_description_and_fold_in_a_title(tmp_path):
 
 
 @pytest.mark.parametrize("field, char", [("title", "\x7f"), ("description", "\x85")])
-def test_the_reported_title_stops_the_build_with_one_line(project, tmp_path, field, char):
+def test_the_reported_payload_stops_the_build_with_one_line_naming_the_field(project, tmp_path, field, char):
     folder = tmp_path / "project"
     shutil.copytree(project, folder)
-    path = write_example(folder / "examples" / "first.toml", "ok", "ok")
-    path.write_text(path.read_text().replace(f'{field} = "ok"',
-                                             f"{field} = {toml_string(char + TITLES['attr'])}"))
+    texts = {"title": "ok", "description": "ok", field: char + TITLES["attr"]}
+    path = write_example(folder / "examples" / "first.toml", texts["title"], texts["description"])
     result = derive_command("build", cwd=folder)
     assert result.returncode == 2
     assert result.stderr == (f"{path}: {field}: must not hold U+{ord(char):04X} "
