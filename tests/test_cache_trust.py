@@ -627,3 +627,17 @@ def test_without_a_home_directory_values_warns_once_and_gives_the_right_numbers(
     assert result.returncode == 0 and result.stdout == reference
     (warning,) = result.stderr.splitlines()
     assert "no home directory" in warning and store.CACHE_VARIABLE in warning
+
+
+@pytest.mark.parametrize("inside", ["docs/cache", "site/cache"])
+def test_a_build_whose_cache_the_site_would_publish_stops_in_one_line(inside, tmp_path):
+    subprocess.run([sys.executable, "-m", "derive", "new", str(tmp_path / "project")],
+                   check=True, capture_output=True)
+    project = tmp_path / "project"
+    env = {**os.environ, store.CACHE_VARIABLE: inside}
+    result = subprocess.run([sys.executable, "-m", "derive", "build"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 2
+    (message,) = result.stderr.splitlines()
+    assert store.CACHE_VARIABLE in message and inside in message
+    assert not (project / inside).exists() and not (project / "site").exists()

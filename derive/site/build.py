@@ -13,6 +13,7 @@ from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import MkDocsException
 
+from .. import store
 from ..errors import DeriveError, show_path
 from ..output import located, replacing, require_apart, require_replaceable
 from ..spec import load_example
@@ -40,6 +41,7 @@ def build_site(
         plugin.config.examples = [glob.escape(str(path.resolve())) for path in example_paths]
     paths = plugin.example_paths()
     _require_outside_docs(site_dir, Path(config.docs_dir))
+    store.require_outside([site_dir, config.docs_dir])
     require_apart(site_dir, "--site-dir", [config_file, *(example_paths or []), *paths])
     # Validate every example file before any work, so a bad one is the only message.
     for path in paths:

@@ -33,6 +33,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils.meta import get_data
 
+from .. import store
 from ..errors import DeriveError
 from ..present.escape import escape_markdown
 from ..present.options import RenderOptions
@@ -169,8 +170,12 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         return Path(path).resolve().parent if path else Path.cwd()
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
-        """Turn on the Markdown extensions the pages need, and load derive's script, then
-        MathJax, after the site's own scripts."""
+        """Refuse a cache folder the site would publish; turn on the Markdown extensions the
+        pages need, and load derive's script, then MathJax, after the site's own scripts."""
+        try:
+            store.require_outside([config.docs_dir, config.site_dir])
+        except DeriveError as err:
+            raise SiteError(str(err)) from err
         for extension, options in EXTENSIONS.items():
             if extension not in config.markdown_extensions:
                 config.markdown_extensions.append(extension)
