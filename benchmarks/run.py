@@ -1,17 +1,21 @@
 """Benchmarks of derive's generated gradients, its start-up, its derivations and its build.
 
-Run from the repository root (about 5 minutes on a 2-core machine; `--quick` for a smoke test):
+Run from the repository root (about 5 minutes on a 2-core machine; `--quick` for a smoke test,
+`--gradients-only` to measure the gradients alone, about a minute, keeping the other results):
 
-    python benchmarks/run.py [--quick]
+    python benchmarks/run.py [--quick] [--gradients-only]
 
 In one run it measures:
 
 1. Gradients of the seed architecture (relu hidden layer, linear output, l2 loss) at d=2, h=3 and
-   N = 4, 1e3, 1e5, 1e6, and at d=64, h=256, N=1e4: `derive.gradients` against the seed
-   notebook's hand-written NumPy, torch autograd (CPU, float64) and jax.jit(grad) (float64),
-   where installed. Each repetition times every method once, in rotating order, so a busy moment
-   of the machine hits them all alike; a method's ratio is the median over repetitions of its
-   time divided by the hand-written NumPy's in the same repetition.
+   N = 4, 1e3, 1e5, 1e6, and at d=64, h=256, N=1e4: `derive.gradients` against a lean
+   hand-written NumPy backward pass (the reference: the seed notebook's math without its masks
+   of ones), torch autograd (CPU, float64) and jax.jit(grad) (float64), where installed; each
+   quiet and with one core kept busy by a process of the benchmark's own (spinning, pinned to
+   that core; paused with SIGSTOP for the quiet measurements). Each repetition times every
+   method once quiet and once busy, in rotating order, so a busy moment of the machine hits them
+   all alike; a method's ratio is the median over repetitions of its time divided by the
+   reference's in the same repetition and condition.
 2. Derivation (`derive`) plus lambdify (`gradient_module`) in fresh processes, against hidden
    width (2 ... 1024) and depth (1 ... 10).
 3. `from derive import dL_dW1, dL_dW2` (cache warm) against `import numpy`, each timed inside
@@ -35,6 +39,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +48,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Self
 
 import course
 import numpy as np
@@ -66,18 +72,13 @@ FAMILIES = {
 Method = Callable[[], object]
 
 
-def hand_written(X, y, W1, W2):
-    """The seed notebook's forward and backward pass, line for line."""
+def lean_numpy(X, y, W1, W2):
+    """The same math as the notebook's, transcribed leanly: the hand-written NumPy to beat."""
     N = X.shape[1]
     s = W1.dot(X)
     z = np.maximum(0, s)
-    y_out = W2.dot(z)
-    dL_dYout = 1 / N * (y_out - y)
-    dL_dW2 = dL_dYout.dot(z.T)
-    dL_dZ = np.where(s > 0, np.ones(s.shape), 0)
-    delta_1 = W2.T.dot(dL_dYout) * dL_dZ
-    dL_dW1 = delta_1.dot(X.T)
-    return dL_dW1, dL_dW2
+    d = (W2.dot(z) - y) / N
+    return (W2.T.dot(d) * np.where(s > 0, 1.0, 0.0)).dot(X.T), d.dot(z.T)
 
 
 def torch_method(X, y, W1, W2) -> Method | None:
@@ -130,14 +131,69 @@ def paired(methods: dict[str, Method], repetitions: int, seconds: float) -> dict
     """Seconds per call of each method in each repetition, the methods interleaved."""
     numbers = {name: calls_per_batch(method, seconds) for name, method in methods.items()}
     times: dict[str, list[float]] = {name: [] for name in methods}
-    names = list(methods)
     for repetition in range(repetitions):
-        shift = repetition % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            for _ in range(numbers[name]):
-                methods[name]()
-            times[name].append((time.perf_counter() - start) / numbers[name])
+        interleaved(methods, numbers, repetition, times)
+    return times
+
+
+def interleaved(methods: dict[str, Method], numbers: dict[str, int], repetition: int,
+                times: dict[str, list[float]]) -> None:
+    """One repetition: each method's seconds per call over `numbers` calls, in rotating order."""
+    names = list(methods)
+    shift = repetition % len(names)
+    for name in names[shift:] + names[:shift]:
+        start = time.perf_counter()
+        for _ in range(numbers[name]):
+            methods[name]()
+        times[name].append((time.perf_counter() - start) / numbers[name])
+
+
+SPIN = """import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with the benchmark, always
+if os.getppid() != int(sys.argv[2]):
+    sys.exit()  # the benchmark ended before the line above
+os.sched_setaffinity(0, {int(sys.argv[1])})
+while True:
+    pass
+"""
+CONDITIONS = ("quiet", "busy")
+
+
+class BusyCore:
+    """A process spinning on one core (the last this process may use), paused when not wanted.
+
+    Pausing (SIGSTOP) rather than restarting lets quiet and busy repetitions alternate within
+    a second, so other load on the machine falls on both alike.
+    """
+
+    def __enter__(self) -> Self:
+        core = max(os.sched_getaffinity(0))
+        self.process = subprocess.Popen([sys.executable, "-c", SPIN, str(core), str(os.getpid())])
+        self.busy(False)
+        return self
+
+    def busy(self, on: bool) -> None:
+        """Run (`on`) or pause the spinning process, then let the scheduler settle."""
+        self.process.send_signal(signal.SIGCONT if on else signal.SIGSTOP)
+        time.sleep(0.05)
+
+    def __exit__(self, *exception: object) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def under_load(methods: dict[str, Method], repetitions: int, seconds: float,
+               core: BusyCore) -> dict[str, dict[str, list[float]]]:
+    """Seconds per call of each method, quiet and with `core` busy, the conditions alternating."""
+    core.busy(False)
+    numbers = {name: calls_per_batch(method, seconds) for name, method in methods.items()}
+    times: dict[str, dict[str, list[float]]] = {c: {name: [] for name in methods}
+                                                 for c in CONDITIONS}
+    for repetition in range(repetitions):
+        for condition in CONDITIONS[repetition % 2:] + CONDITIONS[:repetition % 2]:
+            core.busy(condition == "busy")
+            interleaved(methods, numbers, repetition, times[condition])
+    core.busy(False)
     return times
 
 
@@ -147,35 +203,44 @@ def ratios(times: dict[str, list[float]], baseline: str) -> dict[str, float]:
             for name, values in times.items()}
 
 
-def gradient_benchmarks(quick: bool) -> list[dict]:
+REFERENCE = "lean NumPy"
+
+
+def gradient_benchmarks(quick: bool) -> dict:
+    """Every method's median time per call and ratio to the reference, quiet and busy, per case."""
     from derive import gradients
 
     rows = []
-    for d, h, N in CASES:
-        rng = np.random.default_rng(N)
-        X, y = rng.normal(size=(d, N)), rng.normal(size=(1, N))
-        W1, W2 = rng.normal(size=(h, d)) / np.sqrt(d), rng.normal(size=(1, h)) / np.sqrt(h)
-        expected = hand_written(X, y, W1, W2)
-        arguments = (X, y, W1, W2)
-        methods: dict[str, Method] = {
-            "hand-written NumPy": partial(hand_written, *arguments),
-            "derive": partial(gradients, *arguments),
-        }
-        for name, make in (("torch autograd", torch_method), ("jax.jit(grad)", jax_method)):
-            method = make(X, y, W1, W2)
-            if method is not None:
-                methods[name] = method
-        for name, method in methods.items():
-            for got, want in zip(method(), expected):
-                np.testing.assert_allclose(np.asarray(got), want, rtol=1e-9, atol=1e-12,
-                                           err_msg=name)
-        repetitions = 5 if quick else (9 if N >= 100_000 else 21)
-        times = paired(methods, repetitions, seconds=0.005 if quick else 0.02)
-        rows.append({"case": (d, h, N), "times": {k: statistics.median(v) for k, v in times.items()},
-                     "ratios": ratios(times, "hand-written NumPy")})
-        print(f"gradients d={d} h={h} N={N}: " + ", ".join(
-            f"{k} {v:.2f}x" for k, v in rows[-1]["ratios"].items()), file=sys.stderr)
-    return rows
+    with BusyCore() as core:
+        for d, h, N in CASES:
+            rng = np.random.default_rng(N)
+            X, y = rng.normal(size=(d, N)), rng.normal(size=(1, N))
+            W1, W2 = rng.normal(size=(h, d)) / np.sqrt(d), rng.normal(size=(1, h)) / np.sqrt(h)
+            arguments = (X, y, W1, W2)
+            expected = lean_numpy(*arguments)
+            methods: dict[str, Method] = {
+                REFERENCE: partial(lean_numpy, *arguments),
+                "derive": partial(gradients, *arguments),
+            }
+            for name, make in (("torch autograd", torch_method), ("jax.jit(grad)", jax_method)):
+                method = make(*arguments)
+                if method is not None:
+                    methods[name] = method
+            for name, method in methods.items():
+                for got, want in zip(method(), expected):
+                    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-9, atol=1e-12,
+                                               err_msg=name)
+            repetitions = 5 if quick else (9 if N >= 100_000 else 21)
+            times = under_load(methods, repetitions, 0.005 if quick else 0.02, core)
+            rows.append({"case": (d, h, N), "repetitions": repetitions,
+                         "times": {c: {k: statistics.median(v) for k, v in times[c].items()}
+                                   for c in CONDITIONS},
+                         "ratios": {c: ratios(times[c], REFERENCE) for c in CONDITIONS}})
+            for condition in CONDITIONS:
+                print(f"gradients d={d} h={h} N={N}, {condition}: " + ", ".join(
+                    f"{k} {v:.2f}x" for k, v in rows[-1]["ratios"][condition].items()),
+                      file=sys.stderr)
+    return {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "quick": quick, "rows": rows}
 
 
 DERIVE_IN_A_FRESH_PROCESS = """
@@ -277,16 +342,12 @@ def _env() -> dict[str, str]:
 
 def machine() -> str:
     """One line on what was measured with: CPU count, Python, NumPy and its BLAS, torch, JAX."""
+    from threadpoolctl import threadpool_info
+
     parts = [f"{os.cpu_count()} cores", f"Python {platform.python_version()}",
              f"NumPy {np.__version__}"]
-    try:
-        from threadpoolctl import threadpool_info
-
-        blas = [f"{i['internal_api']} {i['version']} ({i.get('architecture')}, "
-                f"{i['num_threads']} threads)" for i in threadpool_info() if i["user_api"] == "blas"]
-        parts += blas
-    except ImportError:
-        pass
+    parts += [f"{i['internal_api']} {i['version']} ({i.get('architecture')}, "
+              f"{i['num_threads']} threads)" for i in threadpool_info() if i["user_api"] == "blas"]
     for module in ("sympy", "torch", "jax"):
         try:
             parts.append(f"{module} {__import__(module).__version__}")
@@ -311,20 +372,12 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def markdown(results: dict) -> str:
     """The results as Markdown: a line on the machine, then a table per measurement."""
-    gradient_rows, derivation = results["gradients"], results["derivation"]
-    imports, build = results["imports"], results["build"]
-    methods = list(gradient_rows[0]["ratios"])
+    derivation, imports, build = results["derivation"], results["imports"], results["build"]
     quick = " (a quick run: few repetitions)" if results["quick"] else ""
     lines = [f"Measured {results['date']} on: {results['machine']}{quick}.", ""]
+    lines += gradient_markdown(results["gradients"], results["machine"])
 
-    lines += [("**Gradients of the seed architecture**: median time per call, and in brackets "
-               "the median ratio to the hand-written NumPy measured in the same repetitions."), ""]
-    lines += table(["d, h, N", *methods], [
-        [f"{row['case'][0]}, {row['case'][1]}, {row['case'][2]:,}",
-         *(f"{_time(row['times'][m])} ({row['ratios'][m]:.2f}x)" for m in methods)]
-        for row in gradient_rows])
-
-    lines += ["", ("**Derivation + lambdify** in a fresh process (SymPy imported, nothing derived "
+    lines += [("**Derivation + lambdify** in a fresh process (SymPy imported, nothing derived "
                    "yet): `derive(network)` + `gradient_module(network)`, median of "
                    f"{derivation['repetitions']}."), ""]
     lines += table(["hidden width h (16-h-1 relu, linear, l2)", *derivation["width"]],
@@ -346,6 +399,29 @@ def markdown(results: dict) -> str:
     lines += ["", (f"**Build**: `python -m derive build examples/seed.toml` takes "
                    f"{_time(build['wall'])} wall (median of {build['repetitions']})."), ""]
     return "\n".join(lines + course_markdown(results))
+
+
+def gradient_markdown(gradients: dict, machine: str) -> list[str]:
+    """The gradient table: each method's time and ratio to the reference, quiet and busy."""
+    rows = gradients["rows"]
+    methods = list(rows[0]["ratios"]["quiet"])
+    measured = f" {gradients['date']}" + (f" on: {gradients['machine']}"
+                                          if gradients["machine"] != machine else "")
+    quick = ", a quick run" if gradients["quick"] else ""
+    repetitions = sorted({row["repetitions"] for row in rows})
+    lines = [(f"**Gradients of the seed architecture** (measured{measured}{quick}): median time "
+              "per call, and in brackets the median ratio to the lean hand-written NumPy "
+              "measured in the same repetitions; *quiet*, and *busy* with another process "
+              "spinning on one of the cores, the two alternating within each repetition "
+              f"(medians of {' to '.join(map(str, repetitions))} repetitions)."), ""]
+    header = ["d, h, N"] + [f"{m}, {c}" for m in methods for c in CONDITIONS]
+    lines += table(header, [
+        [f"{row['case'][0]}, {row['case'][1]}, {row['case'][2]:,}",
+         *(_time(row["times"][c][m]) if m == REFERENCE
+           else f"{_time(row['times'][c][m])} ({row['ratios'][c][m]:.2f}x)"
+           for m in methods for c in CONDITIONS)]
+        for row in rows])
+    return [*lines, ""]
 
 
 def course_markdown(results: dict) -> list[str]:
@@ -382,7 +458,7 @@ def write_page(results: str) -> None:
 
 def plots(results: dict) -> None:
     """gradients.svg (ratios to hand-written NumPy) and derivation.svg (time by width, depth)."""
-    gradient_rows, derivation = results["gradients"], results["derivation"]
+    gradient_rows, derivation = results["gradients"]["rows"], results["derivation"]
     try:
         import matplotlib
     except ImportError:
@@ -393,21 +469,26 @@ def plots(results: dict) -> None:
 
     plt.rcParams.update({"svg.hashsalt": "derive", "font.size": 10})
     FIGURES.mkdir(parents=True, exist_ok=True)
-    methods = [m for m in gradient_rows[0]["ratios"] if m != "hand-written NumPy"]
+    methods = [m for m in gradient_rows[0]["ratios"]["quiet"] if m != REFERENCE]
     labels = [f"d={d} h={h}\nN={N:,}" for d, h, N in (r["case"] for r in gradient_rows)]
-    figure, axes = plt.subplots(figsize=(8, 3.6))
+    figure, panels = plt.subplots(2, 1, figsize=(8, 6.4), sharex=True, sharey=True)
     width = 0.8 / len(methods)
-    for i, method in enumerate(methods):
-        positions = [x + (i - (len(methods) - 1) / 2) * width for x in range(len(labels))]
-        axes.bar(positions, [r["ratios"][method] for r in gradient_rows], width, label=method)
-    axes.axhline(1, color="black", linewidth=1, label="hand-written NumPy")
-    axes.set_yscale("log")
-    axes.set_yticks([0.25, 0.5, 1, 2, 5, 10, 20], ["0.25", "0.5", "1", "2", "5", "10", "20"])
-    axes.minorticks_off()
-    axes.set_xticks(range(len(labels)), labels)
-    axes.set_ylabel("time / hand-written NumPy")
-    axes.set_title("Seed gradients: median ratio to hand-written NumPy (lower is faster)")
-    axes.legend(fontsize=8)
+    for axes, condition in zip(panels, CONDITIONS):
+        for i, method in enumerate(methods):
+            positions = [x + (i - (len(methods) - 1) / 2) * width for x in range(len(labels))]
+            axes.bar(positions, [r["ratios"][condition][method] for r in gradient_rows], width,
+                     label=method)
+        axes.axhline(1, color="black", linewidth=1, label="lean hand-written NumPy")
+        axes.set_yscale("log")
+        axes.set_yticks([0.1, 0.25, 0.5, 1, 2, 5, 10, 20],
+                        ["0.1", "0.25", "0.5", "1", "2", "5", "10", "20"])
+        axes.minorticks_off()
+        axes.set_ylabel("time / lean NumPy")
+        axes.set_title(f"{condition}" + (": another process spinning on one core"
+                                          if condition == "busy" else ""), fontsize=10)
+    panels[-1].set_xticks(range(len(labels)), labels)
+    panels[0].legend(fontsize=8, ncols=3)
+    figure.suptitle("Seed gradients: median ratio to lean hand-written NumPy (lower is faster)")
     figure.tight_layout()
     figure.savefig(FIGURES / "gradients.svg", metadata={"Date": None})
     plt.close(figure)
@@ -440,8 +521,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few repetitions (a smoke test)")
     parser.add_argument("--render", action="store_true",
                         help=f"only rewrite the page and plots from {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--gradients-only", action="store_true",
+                        help="measure the gradients alone, keeping the other results")
     options = parser.parse_args()
-    if not options.render:
+    if options.gradients_only and not options.render:
+        results = json.loads(RESULTS.read_text(encoding="utf-8"))
+        results["gradients"] = gradient_benchmarks(options.quick)
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    elif not options.render:
         quick = options.quick
         results = {
             "date": time.strftime("%Y-%m-%d"), "machine": machine(), "quick": quick,
