@@ -1,8 +1,10 @@
-"""Every activation and loss operation in one place: its value, derivative, TeX and NumPy code.
+"""Every activation and loss operation in one place: its value, derivative, TeX, NumPy and
+JavaScript code.
 
 Each is a SymPy Function (or matrix expression) whose derivative SymPy finds through `fdiff`;
-`_latex` is how the pages write it, `_numpycode` how the generated code computes it (derive's
-NumPy printer looks that method up first, as SymPy's printers do for their own print methods).
+`_latex` is how the pages write it, `_numpycode` and `_javascript` how the generated code
+computes it (derive's printers look those methods up first, as SymPy's printers do for their own
+print methods; the JavaScript calls the page's runtime, templates/assets/derive-runtime.js).
 
 SymPy's own `Max(0, x)` differentiates to `Heaviside(x)`, which is 1/2 at 0 and loses its second
 argument inside element-wise matrix functions; `relu` here carries the convention derive uses
@@ -77,6 +79,9 @@ class step(_Slope):
         # A boolean array: exact when multiplied.
         return f"({printer._print(self.args[0])} > 0)"
 
+    def _javascript(self, printer):
+        return f"({printer._print(self.args[0])} > 0 ? 1 : 0)"
+
 
 class relu(_Kink):
     """max(0, x), whose derivative is `step`."""
@@ -87,6 +92,9 @@ class relu(_Kink):
     def _numpycode(self, printer):
         return f"{printer._module_format('numpy.maximum')}({printer._print(self.args[0])}, 0.0)"
 
+    def _javascript(self, printer):
+        return f"Math.max({printer._print(self.args[0])}, 0)"
+
 
 class _LeakyStep(_Slope):
     tex = r"\operatorname{leaky\_step}"
@@ -94,6 +102,9 @@ class _LeakyStep(_Slope):
     def _numpycode(self, printer):
         x = printer._print(self.args[0])
         return f"{printer._module_format('numpy.where')}({x} > 0, 1.0, {float(self.below)!r})"
+
+    def _javascript(self, printer):
+        return f"({printer._print(self.args[0])} > 0 ? 1 : {float(self.below)!r})"
 
 
 class _LeakyRelu(_Kink):
@@ -103,6 +114,10 @@ class _LeakyRelu(_Kink):
         x = printer._print(self.args[0])
         return (f"{printer._module_format('numpy.where')}({x} > 0, {x}, "
                 f"{float(self.below)!r}*{x})")
+
+    def _javascript(self, printer):
+        x = printer._print(self.args[0])
+        return f"({x} > 0 ? {x} : {float(self.below)!r}*{x})"
 
 
 @cache
@@ -152,6 +167,9 @@ class sigmoid(_Operation):
     def _numpycode(self, printer):
         return f"sigmoid({printer._print(self.args[0])})"
 
+    def _javascript(self, printer):
+        return f"{printer.runtime('sigmoid')}({printer._print(self.args[0])})"
+
 
 class log_sigmoid(_Operation):
     """log sigma(x), computed from x: finite where sigma(x) rounds to 0 or 1 (the bce loss)."""
@@ -170,6 +188,9 @@ class log_sigmoid(_Operation):
         # log sigma(x) = -log(1 + e^-x), which logaddexp computes without overflow.
         minus = printer._print(-self.args[0])
         return f"(-{printer._module_format('numpy.logaddexp')}(0.0, {minus}))"
+
+    def _javascript(self, printer):
+        return f"(-{printer.runtime('logAddExp')}(0, {printer._print(-self.args[0])}))"
 
 
 ELEMENTWISE = {
@@ -234,6 +255,9 @@ class Softmax(_ColumnWise):
     def _numpycode(self, printer):
         return f"softmax({printer._print(self.arg)})"
 
+    def _javascript(self, printer):
+        return f"{printer.runtime('softmax')}({printer._print(self.arg)})"
+
 
 class LogSoftmax(_ColumnWise):
     """Column-wise log softmax, S - log-sum-exp of each column: finite for any logits."""
@@ -247,3 +271,6 @@ class LogSoftmax(_ColumnWise):
 
     def _numpycode(self, printer):
         return f"log_softmax({printer._print(self.arg)})"
+
+    def _javascript(self, printer):
+        return f"{printer.runtime('logSoftmax')}({printer._print(self.arg)})"

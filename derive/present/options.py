@@ -10,6 +10,9 @@ class RenderOptions:
     """Every display limit of a page, and its precision (None: the example's own)."""
 
     precision: int | None = None
+    interactive: bool = True
+    """Pages recompute their numbers in the browser from the reader's edits (a generated script
+    per example, data attributes on every displayed quantity); False gives static pages."""
     detailed_steps: int = 3
     """Training steps shown with every number; later steps appear in the loss table only."""
     loss_table_rows: int = 100

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+from ..compile import javascript
+from ..spec import KINKED
 from ..worked import WorkedExample
 from .answer_key import answer_key, to_json
 from .figures import diagram_alt, loss_alt, loss_curve, network_diagram
@@ -15,7 +19,8 @@ from .view import view
 def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
                   templates: tuple[Path, ...] = ()) -> dict[str, str]:
     """Docs-relative paths mapped to contents: `examples/NAME.md` (the page), `.tex`, `.json`
-    (the answer key), `-network.svg` and, with several steps, `-loss.svg`.
+    (the answer key), `-network.svg`, with several steps `-loss.svg`, and on interactive pages
+    `.js` (the script that recomputes the page, see `script`).
 
     `templates` are folders whose files override derive's own templates of the same name.
     """
@@ -24,16 +29,63 @@ def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
     figures = {"diagram_alt": diagram_alt(worked.example),
                "loss_alt": loss_alt(losses) if len(losses) > 1 else ""}
     name = worked.example.name
+    key = answer_key(worked)
     files = {
         f"examples/{name}.md": render("example.md.j2", templates, page=page, site=True,
                                       **figures),
         f"examples/{name}.tex": document(page, templates),
-        f"examples/{name}.json": to_json(answer_key(worked)),
+        f"examples/{name}.json": to_json(key),
         f"examples/{name}-network.svg": network_diagram(worked.example, options, templates),
     }
     if len(losses) > 1:
         files[f"examples/{name}-loss.svg"] = loss_curve(losses, templates)
+    if options.interactive:
+        files[f"examples/{name}.js"] = script(worked, key)
     return files
+
+
+def script(worked: WorkedExample, key: dict[str, Any]) -> str:
+    """The page's script: registers `derive.examples[NAME]`, which derive-runtime.js trains
+    again on the reader's edits. It holds the chain rule and the loss printed as JavaScript
+    from the example's derivation, the example file's numbers, and each step's samples (they
+    do not depend on the numbers); `key` is the example's answer key, whose other top-level
+    keys the recomputed one repeats."""
+    example, derivation = worked.example, worked.derivation
+    network = example.network
+    values = {"X": example.X.T.tolist(),
+              "y": example.Y[0].tolist() if network.sizes[-1] == 1 else example.Y.T.tolist(),
+              **{name: (value.ravel() if name.startswith("b") else value).tolist()
+                 for name, value in example.parameters.items()},
+              "learning_rate": example.learning_rate, "momentum": example.momentum,
+              "weight_decay": example.weight_decay}
+    data = {
+        "file": example.path.name,
+        "network": {"sizes": list(network.sizes), "loss": network.loss},
+        "values": values,
+        "parameters": [p.name for p in derivation.parameters],
+        "gradients": {p.name: g.name for p, g in zip(derivation.parameters, derivation.gradients)},
+        "weight_decay": derivation.penalty is not None,
+        "freeze": list(example.freeze),
+        "batch_size": example.batch_size,
+        "steps": example.steps,
+        "batches": [list(step.samples) for step in worked.steps],
+        "kinked": [l for l, a in enumerate(network.activations, start=1) if a in KINKED],
+        "kinks_from": len(worked.exact or ()) + 1,
+        "answer": {name: value for name, value in key.items() if name not in ("steps", "final")},
+    }
+    chain = javascript.chain(derivation).replace("\n", "\n    ")
+    loss = javascript.chain(derivation, [derivation.loss]).replace("\n", "\n    ")
+    return (f"/* derive: the worked example {json.dumps(example.name)}, registered for "
+            "derive-runtime.js: its chain rule and loss\n"
+            " * as SymPy's JavaScript printer prints them from the example's derivation, and "
+            "its numbers. Generated; do not edit. */\n"
+            "(function (derive) {\n"
+            "  const examples = derive.examples = derive.examples || {};\n"
+            f"  examples[{json.dumps(example.name)}] = Object.assign({json.dumps(data)}, {{\n"
+            f"    chain: {chain},\n"
+            f"    loss: {loss},\n"
+            "  });\n"
+            "})(window.derive = window.derive || {});\n")
 
 
 def document(page: dict, templates: tuple[Path, ...] = ()) -> str:

@@ -7,6 +7,8 @@ mkdocs.yml like any plugin:
     plugins:
       - derive:
           examples: examples/*.toml   # a glob, or a list of globs, relative to mkdocs.yml
+          interactive: true           # false: static pages, without the script that lets a
+                                      # reader edit the numbers
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
 
 from .. import store
@@ -62,6 +65,8 @@ MATHJAX_FILES = (
 # derive's own script (MathJax's configuration, typesetting, copy buttons) and stylesheet.
 ASSETS_URI = "assets/derive"
 SCRIPT = f"{ASSETS_URI}/derive.js"
+# The matrix runtime and training loop that interactive pages recompute their numbers with.
+RUNTIME_SCRIPT = f"{ASSETS_URI}/derive-runtime.js"
 STYLESHEET = f"{ASSETS_URI}/derive.css"
 # The Markdown extensions the generated pages use, with the options they need.
 EXTENSIONS = {"pymdownx.arithmatex": {"generic": True}, "admonition": {}, "tables": {},
@@ -110,6 +115,9 @@ class DeriveConfig(Config):
     """Decimals in the tables of every example (default: each example's own)."""
     nav_title = c.Type(str, default="Worked examples")
     """The navigation section holding the example pages ("" puts them at the top level)."""
+    interactive = c.Type(bool, default=True)
+    """Example pages recompute every number from the reader's edits in the browser; false
+    leaves them static (no script, no data attributes)."""
 
 
 def example_paths(root: Path, patterns: str | list[str]) -> list[Path]:
@@ -125,7 +133,7 @@ def example_paths(root: Path, patterns: str | list[str]) -> list[Path]:
 
 
 def asset_files() -> dict[str, Path]:
-    """derive's script and stylesheet, by their path in the site."""
+    """derive's scripts and stylesheet, by their path in the site."""
     return {f"{ASSETS_URI}/{path.name}": path for path in sorted((TEMPLATES / "assets").iterdir())}
 
 
@@ -180,7 +188,8 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
             if extension not in config.markdown_extensions:
                 config.markdown_extensions.append(extension)
             config.mdx_configs[extension] = {**config.mdx_configs.get(extension, {}), **options}
-        config.extra_javascript.extend([SCRIPT, MATHJAX_SCRIPT])
+        runtime = [RUNTIME_SCRIPT] if self.config.interactive else []
+        config.extra_javascript.extend([SCRIPT, *runtime, MATHJAX_SCRIPT])
         config.extra_css.append(STYLESHEET)
         return config
 
@@ -244,6 +253,16 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         ]
         return markdown.replace(EXAMPLES_MARKER, "\n".join(links) or "No examples yet.")
 
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
+        """Load an interactive example page's own script (examples/NAME.js), after the site's
+        scripts, by a URL relative to the page (whatever `use_directory_urls` says)."""
+        script = posixpath.splitext(page.file.src_uri)[0] + ".js"
+        if page.file.src_uri not in self._examples or script not in self._examples:
+            return output
+        tag = f'<script src="{html.escape(get_relative_url(script, page.url))}"></script>'
+        end = output.rfind("</body>")
+        return output[:end] + tag + output[end:] if end >= 0 else output + tag
+
     def on_serve(
         self, server: LiveReloadServer, *, config: MkDocsConfig, builder: object
     ) -> LiveReloadServer:
@@ -277,7 +296,8 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         return example_paths(self._root, self.config.examples)
 
     def _options(self) -> RenderOptions:
-        return RenderOptions(precision=self.config.precision)
+        return RenderOptions(precision=self.config.precision,
+                             interactive=self.config.interactive)
 
     def _templates(self) -> tuple[Path, ...]:
         folder = self.config.templates

@@ -1,0 +1,190 @@
+"""The JavaScript source of a `Derivation`, printed by SymPy's JavaScript printer.
+
+The same chain of definitions the pages write in TeX and lambdify prints as NumPy, one line each
+(`const S1 = given.S1 ?? rt.matmul(W1, X);`), over the matrix runtime `rt` that a page loads
+(templates/assets/derive-runtime.js): matrices are float64, products, transposes, broadcasting
+sums and element-wise maps are calls into it. Nothing here is written per architecture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.jscode import JavascriptCodePrinter
+
+from ..symbolic import Definition, Derivation
+
+RUNTIME = "rt"
+"""The name under which the printed functions receive the runtime (derive-runtime.js)."""
+
+
+class MatrixJavascriptPrinter(JavascriptCodePrinter):
+    """JavascriptCodePrinter for the derivation's matrix expressions, as calls into `rt`.
+
+    Like derive's NumPy printer it prints a bias column times a row of ones as the column
+    itself (`rt.add` broadcasts it), a matrix times a column of ones as its row sums, ones times
+    a matrix in a sum as its column sums, tr(P Q) as the sum of Pᵀ ∘ Q (never forming the
+    product), and an element-wise function whose body uses an activation already computed from
+    its argument (sigmoid', tanh') in terms of that activation's matrix. `dimensions` maps each
+    size symbol to code reading it off an argument; `known` maps (activation, argument) to the
+    name of the matrix holding its values. Each operation of `derive.ops` prints itself through
+    its `_javascript` method.
+    """
+
+    printmethod = "_javascript"
+
+    def __init__(self, dimensions: dict[sympy.Symbol, str],
+                 known: dict[tuple[type, sympy.Basic], str]) -> None:
+        super().__init__()
+        self._dimensions = dimensions
+        self._known = known
+
+    def runtime(self, name: str) -> str:
+        """The runtime's function `name`, as printed code calls it."""
+        return f"{RUNTIME}.{name}"
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return self._dimensions.get(expr) or super()._print_Symbol(expr)
+
+    def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
+        return expr.name
+
+    def _print_OneMatrix(self, expr: sympy.OneMatrix) -> str:
+        return f"{self.runtime('ones')}({self._print(expr.shape[0])}, {self._print(expr.shape[1])})"
+
+    def _print_Transpose(self, expr: sympy.Transpose) -> str:
+        return f"{self.runtime('transpose')}({self._print(expr.arg)})"
+
+    def _print_MatMul(self, expr: sympy.MatMul) -> str:
+        coefficient, matrices = expr.as_coeff_matrices()
+        product = self._product(matrices)
+        if coefficient == 1:
+            return product
+        if coefficient == -1:
+            return f"{self.runtime('neg')}({product})"
+        return f"{self.runtime('scale')}({self._print(coefficient)}, {product})"
+
+    def _product(self, matrices: Sequence[sympy.MatrixExpr]) -> str:
+        # A times a column of ones adds up A's columns: its row sums, without forming the ones.
+        *matrices, last = matrices
+        if isinstance(last, sympy.OneMatrix) and last.shape[1] == 1 and matrices:
+            return f"{self.runtime('rowSums')}({self._product(matrices)})"
+        text = self._print(matrices[0] if matrices else last)
+        for matrix in [*matrices[1:], last] if matrices else []:
+            text = f"{self.runtime('matmul')}({text}, {self._print(matrix)})"
+        return text
+
+    def _print_MatAdd(self, expr: sympy.MatAdd) -> str:
+        # Positive terms first, as derive's NumPy printer adds them (Y - Z2, not -Z2 + Y).
+        terms = sorted((self._signed(t) for t in expr.args), key=lambda t: t[0])
+        negative, text = terms[0]
+        if negative:
+            text = f"{self.runtime('neg')}({text})"
+        for negative, term in terms[1:]:
+            text = f"{self.runtime('sub' if negative else 'add')}({text}, {term})"
+        return text
+
+    def _signed(self, term: sympy.MatrixExpr) -> tuple[bool, str]:
+        """(whether `term` is subtracted, the term without its sign) as printed in a sum."""
+        if isinstance(term, sympy.MatMul):
+            coefficient, _ = term.as_coeff_matrices()
+            if coefficient.is_number and coefficient.is_negative:
+                return True, self._term(-term)
+        return False, self._term(term)
+
+    def _term(self, term: sympy.MatrixExpr) -> str:
+        # In a sum `rt.add` broadcasts a column over the samples, a row over the units and a
+        # number over every entry: a bias times a row of ones is the bias, ones times M (every
+        # row the column sums of M) is M's column sums.
+        if isinstance(term, sympy.OneMatrix):
+            return "1"
+        if isinstance(term, sympy.MatMul):
+            coefficient, (first, *rest) = term.as_coeff_matrices()
+            if rest and isinstance(rest[-1], sympy.OneMatrix) and rest[-1].shape[0] == 1:
+                return self._print(sympy.MatMul(*term.args[:-1]))
+            if rest and isinstance(first, sympy.OneMatrix):
+                sums = f"{self.runtime('colSums')}({self._product(rest)})"
+                return sums if coefficient == 1 else f"{self.runtime('scale')}({self._print(coefficient)}, {sums})"
+        return self._print(term)
+
+    def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
+        first, *rest = (self._print(a) for a in expr.args)
+        for factor in rest:
+            first = f"{self.runtime('mul')}({first}, {factor})"
+        return first
+
+    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
+        # The scalar body as an arrow function of the argument's entries and, where the body
+        # uses an activation of the argument already computed, of that matrix's entries.
+        (variable,), body = expr.function.variables, expr.function.expr
+        argument = self._print(expr.expr)
+        entry = _entry_name(argument)
+        replacements, matrices = {}, {}
+        for applied in body.atoms(sympy.Function):
+            name = self._known.get((applied.func, expr.expr))
+            if applied.args == (variable,) and applied != body and name:
+                replacements[applied] = sympy.Symbol(_entry_name(name))
+                matrices[_entry_name(name)] = name
+        body = body.xreplace(replacements)
+        if variable in body.free_symbols or not matrices:
+            body = body.xreplace({variable: sympy.Symbol(entry)})
+            matrices = {entry: argument, **matrices}
+        return f"{self.runtime('map')}(({', '.join(matrices)}) => {self._print(body)}, {', '.join(matrices.values())})"
+
+    def _print_Trace(self, expr: sympy.Trace) -> str:
+        # tr(P Q) = sum(Pᵀ ∘ Q): never forms the product, which is N x N for tr(Yᵀ log Ŷ).
+        factors = [a for a in getattr(expr.arg, "args", ()) if isinstance(a, sympy.MatrixExpr)]
+        if isinstance(expr.arg, sympy.MatMul) and len(factors) == 2:
+            coefficient = sympy.Mul(*(a for a in expr.arg.args if a not in factors))
+            P, Q = factors
+            total = f"{self.runtime('sumProduct')}({self._print(P.T)}, {self._print(Q)})"
+            return total if coefficient == 1 else f"{self._print(coefficient)}*{total}"
+        return f"{self.runtime('trace')}({self._print(expr.arg)})"
+
+
+def _entry_name(matrix: str) -> str:
+    """The name of one entry of a named matrix in an element-wise function (S1 -> s1)."""
+    return matrix.lower() if matrix.isidentifier() else "x"
+
+
+def chain(derivation: Derivation, outputs: Sequence[sympy.Basic] | None = None) -> str:
+    """A JavaScript arrow function `(R, arguments, given = {}) => values` evaluating the
+    definitions `outputs` need (default: every one), one line each, in order.
+
+    `arguments` holds the derivation's arguments by name (X, Y, W1, b1, ..., weight_decay) as
+    runtime matrices (X d x N, Y k x N, b_l columns) and numbers; any definition named in
+    `given` takes the value given instead of the computed one (a reader's own numbers), and
+    what follows is computed from it. The result holds every definition printed, by name.
+    """
+    chain = _needed(derivation.definitions, outputs or [d.symbol for d in derivation.definitions])
+    known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in chain
+             if isinstance(d.expr, ElementwiseApplyFunction)}
+    printer = MatrixJavascriptPrinter(_dimensions(derivation), known)
+    names = [printer._print(a) for a in derivation.arguments]
+    lines = [f"  const {d.symbol.name} = given.{d.symbol.name} ?? {printer.doprint(d.expr)};"
+             for d in chain]
+    result = ", ".join(d.symbol.name for d in chain)
+    return "\n".join([f"({RUNTIME}, {{{', '.join(names)}}}, given = {{}}) => {{", *lines,
+                      f"  return {{{result}}};", "}"])
+
+
+def _needed(definitions: Sequence[Definition], outputs: Sequence[sympy.Basic]) -> list[Definition]:
+    """The definitions `outputs` depend on, in definition order."""
+    wanted = set(outputs)
+    needed = []
+    for definition in reversed(definitions):
+        if definition.symbol in wanted:
+            needed.append(definition)
+            wanted |= definition.expr.free_symbols
+    return needed[::-1]
+
+
+def _dimensions(derivation: Derivation) -> dict[sympy.Symbol, str]:
+    """Each size read off an argument: N and n0 from X, n_l from W_l."""
+    weights = [p for p in derivation.parameters if p.name.startswith("W")]
+    dimensions = {derivation.N: "X.cols", derivation.widths[0]: "X.rows"}
+    for width, weight in zip(derivation.widths[1:], weights):
+        dimensions[width] = f"{weight.name}.rows"
+    return dimensions

@@ -1,0 +1,405 @@
+/* What derive's generated JavaScript runs on, and the training steps a page recomputes.
+ *
+ * `derive.runtime` is a small float64 matrix runtime: the printed chain rule of each example
+ * (derive/compile/javascript.py, one line per definition) calls it as `rt`. Its softmax,
+ * log-softmax, sigmoid and log-sigmoid take the same stable forms as derive/compile/runtime.py.
+ * `derive.example(name).values(edits)` trains an example again in the page, with the reader's
+ * numbers, and returns the structure of `python -m derive values` (its answer key).
+ * Plain ES2020, no dependencies; an example's generated script (examples/NAME.js) registers
+ * its chain and numbers in `derive.examples[name]`, before or after this file loads.
+ */
+(function (derive) {
+  "use strict";
+
+  /* A rows x cols matrix of float64, row-major. */
+  class Matrix {
+    constructor(rows, cols, data) {
+      this.rows = rows;
+      this.cols = cols;
+      this.data = data || new Float64Array(rows * cols);
+    }
+  }
+
+  const rt = {
+    Matrix,
+
+    /* A matrix from nested rows ([[...], ...]); a flat list is one column. */
+    fromRows(rows) {
+      if (!rows.length || !Array.isArray(rows[0])) return new Matrix(rows.length, 1, Float64Array.from(rows));
+      const m = new Matrix(rows.length, rows[0].length);
+      rows.forEach((row, i) => m.data.set(row, i * m.cols));
+      return m;
+    },
+
+    /* Nested rows, as NumPy's tolist() gives them. */
+    toRows(m) {
+      const rows = [];
+      for (let i = 0; i < m.rows; i++) rows.push(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
+      return rows;
+    },
+
+    /* The given columns of m, in order (a batch's samples). */
+    columns(m, indices) {
+      const out = new Matrix(m.rows, indices.length);
+      for (let i = 0; i < m.rows; i++) {
+        for (let j = 0; j < indices.length; j++) out.data[i * out.cols + j] = m.data[i * m.cols + indices[j]];
+      }
+      return out;
+    },
+
+    ones(rows, cols) {
+      return new Matrix(rows, cols, new Float64Array(rows * cols).fill(1));
+    },
+
+    transpose(m) {
+      const out = new Matrix(m.cols, m.rows);
+      for (let i = 0; i < m.rows; i++) {
+        for (let j = 0; j < m.cols; j++) out.data[j * m.rows + i] = m.data[i * m.cols + j];
+      }
+      return out;
+    },
+
+    matmul(a, b) {
+      if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
+      const out = new Matrix(a.rows, b.cols);
+      const A = a.data, B = b.data, C = out.data, n = b.cols;
+      for (let i = 0; i < a.rows; i++) {
+        for (let k = 0; k < a.cols; k++) {
+          const x = A[i * a.cols + k];
+          const row = k * n, target = i * n;
+          for (let j = 0; j < n; j++) C[target + j] += x * B[row + j];
+        }
+      }
+      return out;
+    },
+
+    /* a + b, a - b, a ∘ b with NumPy's broadcasting of a number, a column or a row. */
+    add: (a, b) => broadcast(a, b, (x, y) => x + y),
+    sub: (a, b) => broadcast(a, b, (x, y) => x - y),
+    mul: (a, b) => broadcast(a, b, (x, y) => x * y),
+
+    neg(m) {
+      return rt.map((x) => -x, m);
+    },
+
+    scale(c, m) {
+      return rt.map((x) => c * x, m);
+    },
+
+    /* f of the entries at each position of one or more matrices of the same shape. */
+    map(f, m, ...more) {
+      const out = new Matrix(m.rows, m.cols), A = m.data, C = out.data;
+      if (!more.length) {
+        for (let i = 0; i < A.length; i++) C[i] = f(A[i]);
+      } else {
+        const B = more[0].data;
+        for (let i = 0; i < A.length; i++) C[i] = f(A[i], B[i]);
+      }
+      return out;
+    },
+
+    /* A column of each row's sum (A times a column of ones). */
+    rowSums(m) {
+      const out = new Matrix(m.rows, 1);
+      for (let i = 0; i < m.rows; i++) out.data[i] = sum(m.data.subarray(i * m.cols, (i + 1) * m.cols));
+      return out;
+    },
+
+    /* A row of each column's sum (a row of ones times A). */
+    colSums(m) {
+      const out = new Matrix(1, m.cols);
+      for (let i = 0; i < m.rows; i++) {
+        for (let j = 0; j < m.cols; j++) out.data[j] += m.data[i * m.cols + j];
+      }
+      return out;
+    },
+
+    /* The sum of a ∘ b: tr(Pᵀ Q) = sumProduct(P, Q) without forming the product. */
+    sumProduct(a, b) {
+      return sum(rt.mul(a, b).data);
+    },
+
+    trace(m) {
+      let total = 0;
+      for (let i = 0; i < Math.min(m.rows, m.cols); i++) total += m.data[i * m.cols + i];
+      return total;
+    },
+
+    /* 1 / (1 + e^-x) to the last bit for either sign: e^-|x| never overflows. */
+    sigmoid(x) {
+      const small = Math.exp(-Math.abs(x));
+      return (x >= 0 ? 1 : small) / (1 + small);
+    },
+
+    /* log(e^x + e^y) without overflow, as NumPy's logaddexp computes it. */
+    logAddExp(x, y) {
+      if (x === y) return x + Math.LN2;
+      const d = x - y;
+      if (d > 0) return x + Math.log1p(Math.exp(-d));
+      if (d <= 0) return y + Math.log1p(Math.exp(d));
+      return NaN;
+    },
+
+    /* Column-wise softmax, shifted by each column's maximum so exp never overflows. */
+    softmax(m) {
+      const shifted = rt.map(Math.exp, rt.sub(m, columnMax(m)));
+      return rt.map((x, total) => x / total, shifted, spread(rt.colSums(shifted), m.rows));
+    },
+
+    /* Column-wise log softmax: S minus each column's log-sum-exp, finite for any logits. */
+    logSoftmax(m) {
+      const shifted = rt.sub(m, columnMax(m));
+      return rt.sub(shifted, rt.map(Math.log, rt.colSums(rt.map(Math.exp, shifted))));
+    },
+  };
+
+  function broadcast(a, b, op) {
+    const A = typeof a === "number" ? new Matrix(1, 1, Float64Array.of(a)) : a;
+    const B = typeof b === "number" ? new Matrix(1, 1, Float64Array.of(b)) : b;
+    const rows = Math.max(A.rows, B.rows), cols = Math.max(A.cols, B.cols);
+    if ((A.rows !== rows && A.rows !== 1) || (A.cols !== cols && A.cols !== 1)
+        || (B.rows !== rows && B.rows !== 1) || (B.cols !== cols && B.cols !== 1)) {
+      throw new Error(`cannot broadcast ${A.rows}x${A.cols} with ${B.rows}x${B.cols}`);
+    }
+    const out = new Matrix(rows, cols), C = out.data, X = A.data, Y = B.data;
+    if (A.rows === B.rows && A.cols === B.cols) {
+      for (let i = 0; i < C.length; i++) C[i] = op(X[i], Y[i]);
+      return out;
+    }
+    const ar = A.rows === 1 ? 0 : A.cols, ac = A.cols === 1 ? 0 : 1;
+    const br = B.rows === 1 ? 0 : B.cols, bc = B.cols === 1 ? 0 : 1;
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) C[i * cols + j] = op(X[i * ar + j * ac], Y[i * br + j * bc]);
+    }
+    return out;
+  }
+
+  function sum(values) {
+    let total = 0;
+    for (let i = 0; i < values.length; i++) total += values[i];
+    return total;
+  }
+
+  function columnMax(m) {
+    const out = new Matrix(1, m.cols, m.data.slice(0, m.cols));
+    for (let i = 1; i < m.rows; i++) {
+      for (let j = 0; j < m.cols; j++) {
+        const x = m.data[i * m.cols + j];
+        // NumPy's max: NaN wins.
+        if (x > out.data[j] || Number.isNaN(x)) out.data[j] = x;
+      }
+    }
+    return out;
+  }
+
+  /* A row repeated into `rows` rows. */
+  function spread(row, rows) {
+    return rt.add(new Matrix(rows, row.cols), row);
+  }
+
+  /* ---- Training again, with the reader's numbers ---- */
+
+  const EPS = Number.EPSILON;
+
+  /* An error of an example's run or of the numbers given: `message` as derive says it. */
+  class DeriveError extends Error {
+    constructor(message, details = {}) {
+      super(message);
+      this.name = "DeriveError";
+      Object.assign(this, details);
+    }
+  }
+
+  /* The numbers of one run: the file's, with `edits` (the example file's keys and shapes). */
+  function settings(spec, edits) {
+    const file = spec.file, where = (field, problem) => new DeriveError(`${file}: ${field}: ${problem}`);
+    const [d, ...widths] = spec.network.sizes, k = widths[widths.length - 1];
+    const N = spec.values.X.length;
+    const given = { ...spec.values, ...edits };
+    const allowed = new Set(Object.keys(spec.values));
+    for (const key of Object.keys(edits)) {
+      if (!allowed.has(key)) throw where(key, `not a value of this example; use one of ${[...allowed].join(", ")}`);
+    }
+    const X = rt.transpose(rt.fromRows(matrix(where, "data.X", given.X, N, d)));
+    const flat = k === 1 && given.y.every((v) => !Array.isArray(v));
+    const Y = flat ? rt.fromRows([vector(where, "data.y", given.y, N)])
+                   : rt.transpose(rt.fromRows(matrix(where, "data.y", given.y, N, k)));
+    requireTargets(where, spec.network.loss, Y);
+    const parameters = {};
+    for (const name of spec.parameters) {
+      const layer = Number(name.slice(1)), rows = widths[layer - 1];
+      parameters[name] = name[0] === "W"
+        ? rt.fromRows(matrix(where, `weights.${name}`, given[name], rows, spec.network.sizes[layer - 1]))
+        : rt.fromRows(vector(where, `weights.${name}`, given[name], rows));
+    }
+    const rate = number(where, "training.learning_rate", given.learning_rate);
+    if (!(rate > 0 && rate <= 1e6)) throw where("training.learning_rate", `must be positive (and at most 1e6), not ${rate}`);
+    const momentum = number(where, "training.momentum", given.momentum);
+    if (!(momentum >= 0 && momentum <= 0.999)) throw where("training.momentum", `must be at least 0 and below 1, not ${momentum}`);
+    const decay = number(where, "training.weight_decay", given.weight_decay);
+    if (!(decay >= 0 && decay <= 1e6)) throw where("training.weight_decay", `must be at least 0 and at most 1e6, not ${decay}`);
+    if (decay > 0 && !spec.weight_decay) throw where("training.weight_decay", "this example's chain rule has no weight decay term; keep it 0");
+    return { X, Y, parameters, rate, momentum, decay };
+  }
+
+  function number(where, field, value) {
+    if (typeof value !== "number") throw where(field, `must be a number, not ${JSON.stringify(value)}`);
+    if (!Number.isFinite(value)) throw where(field, `must be finite, not ${value}`);
+    return value;
+  }
+
+  function vector(where, field, value, length) {
+    if (!Array.isArray(value)) throw where(field, "must be a list of numbers");
+    if (value.length !== length) throw where(field, `must have ${length} entries, not ${value.length}`);
+    return value.map((v, i) => number(where, `${field}[${i}]`, v));
+  }
+
+  function matrix(where, field, value, rows, columns) {
+    if (!Array.isArray(value) || !value.length) throw where(field, "must be a non-empty list of rows");
+    if (value.length !== rows) throw where(field, `must have ${rows} rows, not ${value.length}`);
+    return value.map((row, i) => vector(where, `${field}[${i}]`, row, columns));
+  }
+
+  function requireTargets(where, loss, Y) {
+    const entries = Array.from(Y.data);
+    if (loss === "bce" && !entries.every((v) => v >= 0 && v <= 1)) throw where("data.y", "bce targets must lie in [0, 1]");
+    if (loss === "cross_entropy" && !(entries.every((v) => v >= 0)
+        && rt.colSums(Y).data.every((total) => Math.abs(total - 1) <= 1e-9))) {
+      throw where("data.y", "cross_entropy targets must be distributions: each row >= 0, summing to 1");
+    }
+  }
+
+  /* The answer key of the example trained with `edits`: what `derive values` prints. */
+  function values(spec, edits = {}) {
+    const run = settings(spec, edits);
+    const decay = run.decay > 0;
+    // Without weight decay the objective is L: the page's J terms are left out, as derive's
+    // derivation without a decay term has none.
+    const dropped = (name) => !decay && (name === "R" || name === "J" || /^d[RJ]_d/.test(name));
+    const gradientOf = (name) => (decay ? spec.gradients[name] : spec.gradients[name].replace(/^dJ_d/, "dL_d"));
+    const extra = spec.weight_decay ? { weight_decay: run.decay } : {};
+    const whole = spec.batch_size === run.X.cols;
+    let parameters = run.parameters, velocity = {};
+    const steps = [];
+    spec.batches.forEach((samples, index) => {
+      const step = index + 1;
+      const X = rt.columns(run.X, samples), Y = rt.columns(run.Y, samples);
+      const all = spec.chain(rt, { X, Y, ...parameters, ...extra });
+      const kept = Object.fromEntries(Object.entries(all).filter(([name]) => !dropped(name)));
+      const gradients = Object.fromEntries(spec.parameters.map((name) => [name, all[gradientOf(name)]]));
+      let updated;
+      [velocity, updated] = update(spec, parameters, gradients, velocity, run.rate, run.momentum);
+      const dataLoss = whole ? null : spec.loss(rt, { X: run.X, Y: run.Y, ...parameters, ...extra }).L;
+      requireFinite(spec, step, kept, updated, velocity, dataLoss);
+      steps.push({
+        step,
+        samples: [...samples],
+        weights: named(parameters),
+        loss: all.L,
+        ...(dataLoss === null ? {} : { data_loss: dataLoss }),
+        gradients: named(gradients),
+        ...(Object.keys(velocity).length ? { velocity: named(velocity) } : {}),
+        updated: named(updated),
+        intermediates: Object.fromEntries(Object.entries(kept)
+          .filter(([name]) => !/^d[LJ]_d/.test(name) && name !== "L")
+          .map(([name, value]) => [name, typeof value === "number" ? value : rt.toRows(value)])),
+        ...nearKinks(spec, step, X, parameters, all),
+      });
+      parameters = updated;
+    });
+    const final = spec.loss(rt, { X: run.X, Y: run.Y, ...parameters, ...extra }).L;
+    if (!Number.isFinite(final)) {
+      throw new DeriveError(`${spec.file}: training: after step ${spec.steps}: the loss is ${pythonFloat(final)}; `
+                            + "lower training.learning_rate or scale the data and weights down",
+                            { step: spec.steps, quantity: "final.loss" });
+    }
+    return {
+      ...spec.answer,
+      learning_rate: run.rate,
+      training: { ...spec.answer.training, weight_decay: run.decay, momentum: run.momentum },
+      steps,
+      final: { loss: final, weights: named(parameters) },
+    };
+  }
+
+  /* v ← μ v + ∇θ, θ ← θ − η v (v is the gradient without momentum); frozen ones stay. */
+  function update(spec, parameters, gradients, velocity, rate, momentum) {
+    const frozen = new Set(spec.freeze);
+    if (momentum) {
+      const next = {};
+      for (const name of Object.keys(parameters)) {
+        if (frozen.has(name)) continue;
+        next[name] = name in velocity ? rt.add(rt.scale(momentum, velocity[name]), gradients[name]) : gradients[name];
+      }
+      velocity = next;
+    }
+    const step = momentum ? velocity : gradients;
+    const updated = {};
+    for (const [name, value] of Object.entries(parameters)) {
+      updated[name] = frozen.has(name) ? value : rt.sub(value, rt.scale(rate, step[name]));
+    }
+    return [velocity, updated];
+  }
+
+  /* Parameters as the answer key writes them: W_l as rows, b_l as a flat list. */
+  function named(values) {
+    return Object.fromEntries(Object.entries(values).map(([name, m]) => [name, name[0] === "b" ? Array.from(m.data) : rt.toRows(m)]));
+  }
+
+  /* Throw naming the step and the first quantity that is not finite, as derive's training does. */
+  function requireFinite(spec, step, values, updated, velocity, dataLoss) {
+    const quantities = [...Object.entries(values),
+                        ...Object.entries(updated).map(([n, v]) => [`updated ${n}`, v]),
+                        ...Object.entries(velocity).map(([n, v]) => [`velocity of ${n}`, v])];
+    if (dataLoss !== null) quantities.push(["the loss of all samples", dataLoss]);
+    for (const [name, value] of quantities) {
+      const entries = typeof value === "number" ? [value] : value.data;
+      if (entries.every(Number.isFinite)) continue;
+      const gradient = name.match(/^d([LRJ])_d(\w+)$/);
+      const shown = { L: "the loss", J: "the objective" }[name]
+        || (gradient && spec.parameters.includes(gradient[2]) ? `d${gradient[1]}/d${gradient[2]}` : name);
+      const kind = entries.some(Number.isNaN) ? "nan" : "inf";
+      throw new DeriveError(`${spec.file}: training: step ${step}: ${shown} is ${kind}; lower `
+                            + "training.learning_rate or scale the data and weights down",
+                            { step, quantity: name });
+    }
+  }
+
+  function pythonFloat(x) {
+    return Number.isNaN(x) ? "nan" : x === Infinity ? "inf" : x === -Infinity ? "-inf" : String(x);
+  }
+
+  /* The relu-like pre-activations within rounding of their kink (derive/verify/kinks.py): |S|
+   * at most n·ε·(|W| |Z| + |b|), n the fan-in plus the bias, and that bound above 0. */
+  function nearKinks(spec, step, X, parameters, values) {
+    if (step < spec.kinks_from) return {};
+    const found = [];
+    for (const layer of spec.kinked) {
+      const previous = layer === 1 ? X : values[`Z${layer - 1}`];
+      const W = parameters[`W${layer}`], b = parameters[`b${layer}`];
+      let magnitude = rt.matmul(rt.map(Math.abs, W), rt.map(Math.abs, previous));
+      if (b) magnitude = rt.add(magnitude, rt.map(Math.abs, b));
+      const bound = rt.scale((W.cols + 1) * EPS, magnitude), S = values[`S${layer}`];
+      for (let i = 0; i < S.rows; i++) {
+        for (let j = 0; j < S.cols; j++) {
+          const value = S.data[i * S.cols + j], limit = bound.data[i * S.cols + j];
+          if (Math.abs(value) <= limit && limit > 0) {
+            found.push({ quantity: `intermediates.S${layer}`, entry: [i, j], value, bound: limit });
+          }
+        }
+      }
+    }
+    return found.length ? { near_kinks: found } : {};
+  }
+
+  derive.runtime = rt;
+  derive.DeriveError = DeriveError;
+  derive.examples = derive.examples || {};
+
+  /* An example of this page by its file's stem: `.values(edits)` trains it again. */
+  derive.example = function (name) {
+    const spec = derive.examples[name];
+    if (!spec) throw new DeriveError(`no example named ${JSON.stringify(name)} on this page`);
+    return { name, values: (edits) => values(spec, edits) };
+  };
+})(window.derive = window.derive || {});
