@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import sympy
 
+from ..compile import javascript
 from ..spec import KINKED
 from ..symbolic import Definition
 from ..training import TrainingStep, rational_matrix
@@ -27,6 +29,7 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
     example, derivation = worked.example, worked.derivation
     precision = example.precision if options.precision is None else options.precision
     show = _Formatter(precision, options)
+    floats = worked.steps[0]
     exact = worked.exact is not None
     detailed = (worked.exact or worked.steps)[:options.detailed_steps]
     data = {"X": rational_matrix(example.X), "Y": rational_matrix(example.Y)} if exact else \
@@ -49,6 +52,8 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
             "bias": network.bias,
         },
         "learning_rate": setting(example.learning_rate),
+        "settings_live": {"learning_rate": show.live("learning_rate", None, example.learning_rate),
+                          "momentum": show.live("training.momentum", None, example.momentum)},
         "steps": example.steps,
         "samples": example.X.shape[1],
         "training": _training(example),
@@ -60,8 +65,13 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
         "leaky_slope": setting(example.network.leaky_slope),
         "elided": max(*network.sizes, example.X.shape[1]) > options.elide_beyond,
         "elide_beyond": options.elide_beyond,
-        "data": [show.matrix("X", data["X"]), show.matrix("Y", data["Y"])]
-                + [show.matrix(notation.symbol(n), v) for n, v in detailed[0].parameters.items()],
+        "elide": [options.elide_beyond, options.elide_head, options.elide_tail],
+        "interactive": options.interactive,
+        "data": [show.matrix("X", data["X"], show.live("X", None, example.X)),
+                 show.matrix("Y", data["Y"], show.live("Y", None, example.Y))]
+                + [show.matrix(notation.symbol(n), v,
+                               show.live(f"weights.{n}", 1, floats.parameters[n], n))
+                   for n, v in detailed[0].parameters.items()],
         "forward": [_quantity(d, sizes, derivation.N) for d in derivation.forward],
         "locals": [{"layer": local.layer, "function": tex(local.function),
                     "derivative": tex(local.derivative)} for local in derivation.locals],
@@ -78,7 +88,9 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
                  for d in derivation.backward if d.symbol.name.startswith("dL_d")],
         "loss_table": _loss_table(worked.steps, show, options),
         "final_loss": show.number(worked.final_loss),
-        "final": [show.matrix(notation.symbol(n), v) for n, v in worked.steps[-1].updated.items()],
+        "final_live": show.live("final.loss", None, worked.final_loss),
+        "final": [show.matrix(notation.symbol(n), v, show.live(f"final.weights.{n}", None, v, n))
+                  for n, v in worked.steps[-1].updated.items()],
         "expanded": _expanded(worked),
         "check": _check(worked),
         "near_kinks": [{"step": k.step, "entry": notation.entry(k.quantity, k.entry[0] + 1,
@@ -86,6 +98,7 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
                         "value": scientific(k.value, 2), "bound": scientific(k.bound)}
                        for k in worked.near_kinks],
         "source": worked.code.rstrip(),
+        "javascript": javascript.chain(derivation) if options.interactive else "",
     }
 
 
@@ -99,8 +112,23 @@ class _Formatter:
     def number(self, value: float | sympy.Basic) -> str:
         return number(value, self.precision)
 
-    def matrix(self, symbol: str, values: np.ndarray | sympy.MatrixBase) -> dict[str, str]:
-        """`{"symbol", "tex", "shape"}`: a matrix (or a scalar) as a bmatrix at the precision."""
+    def live(self, quantity: str, step: int | None, value: Any, name: str = "") -> dict | None:
+        """What an interactive page recomputes a displayed value from: its dotted path in the
+        `derive values` JSON (`gradients.W1`; X and Y for the data), the step (None for the
+        whole run) and its value there as JSON (flat when parameter `name` is a bias b_l, as
+        the answer key writes it); None on a static page."""
+        if not self.options.interactive:
+            return None
+        value = np.asarray(value, dtype=float)
+        if name.startswith("b"):
+            value = value.ravel()
+        return {"quantity": quantity, "step": "" if step is None else str(step),
+                "value": json.dumps(value.tolist(), allow_nan=False)}
+
+    def matrix(self, symbol: str, values: np.ndarray | sympy.MatrixBase,
+               live: dict | None = None) -> dict[str, Any]:
+        """`{"symbol", "tex", "shape", "live"}`: a matrix (or a scalar) as a bmatrix at the
+        precision, and what an interactive page recomputes it from (see `live`)."""
         if isinstance(values, sympy.MatrixBase):
             table = [[self.number(v) for v in row] for row in values.tolist()]
         else:
@@ -110,7 +138,7 @@ class _Formatter:
         rows = kept(len(table), o.elide_beyond, o.elide_head, o.elide_tail)
         columns = kept(len(table[0]), o.elide_beyond, o.elide_head, o.elide_tail)
         return {"symbol": symbol, "tex": bmatrix(table, rows, columns),
-                "shape": rf"{len(table)} \times {len(table[0])}"}
+                "shape": rf"{len(table)} \times {len(table[0])}", "live": live}
 
 
 def _quantity(definition: Definition, sizes: dict, N: sympy.Symbol) -> dict[str, str]:
@@ -154,24 +182,37 @@ def _step(index: int, step: TrainingStep, worked: WorkedExample, show: _Formatte
     derivation, example = worked.derivation, worked.example
     columns = list(step.samples)
     batch = example.batch_size < example.X.shape[1] or example.shuffle_seed is not None
-    data = [show.matrix("X", example.X[:, columns]), show.matrix("Y", example.Y[:, columns])]
+    data = [show.matrix(name, value[:, columns], show.live(name, index, value[:, columns]))
+            for name, value in (("X", example.X), ("Y", example.Y))]
     scalars = [d for d in derivation.forward if not isinstance(d.symbol, sympy.MatrixSymbol)]
+    floats = worked.steps[index - 1]  # the answer key's numbers (an exact step's, rounded)
+    paths = {"L": "loss", **{g.name: f"gradients.{p.name}"
+                             for p, g in zip(derivation.parameters, derivation.gradients)}}
+
+    def shown(d: Definition) -> dict[str, Any]:
+        name = d.symbol.name
+        live = show.live(paths.get(name, f"intermediates.{name}"), index, floats.values[name])
+        return show.matrix(tex(d.symbol), step.values[name], live)
+
     return {
         "index": index,
         "samples": ", ".join(str(i + 1) for i in step.samples),
         "data": data if batch else [],
-        "forward": [show.matrix(tex(d.symbol), step.values[d.symbol.name])
-                    for d in derivation.forward if d not in scalars],
-        "scalars": [{"symbol": tex(d.symbol), "value": show.number(step.values[d.symbol.name]),
+        "forward": [shown(d) for d in derivation.forward if d not in scalars],
+        "scalars": [{**shown(d), "symbol": tex(d.symbol),
+                     "value": show.number(step.values[d.symbol.name]),
                      "decimal": number(float(step.values[d.symbol.name]), show.precision)
                      if exact else ""} for d in scalars],
         "loss": show.number(step.loss),
         "loss_decimal": number(float(step.loss), show.precision) if exact else "",
-        "backward": [show.matrix(tex(d.symbol), step.values[d.symbol.name])
-                     for d in derivation.backward],
+        "backward": [shown(d) for d in derivation.backward],
         "frozen": [notation.symbol(name) for name in example.freeze],
-        "velocity": [show.matrix(notation.velocity(n), v) for n, v in step.velocity.items()],
-        "updated": [show.matrix(notation.updated(n), v) for n, v in step.updated.items()],
+        "velocity": [show.matrix(notation.velocity(n), v,
+                                 show.live(f"velocity.{n}", index, floats.velocity[n], n))
+                     for n, v in step.velocity.items()],
+        "updated": [show.matrix(notation.updated(n), v,
+                                show.live(f"updated.{n}", index, floats.updated[n], n))
+                    for n, v in step.updated.items()],
     }
 
 
@@ -189,10 +230,21 @@ def _loss_table(steps: tuple[TrainingStep, ...], show: _Formatter,
                   "data_loss": show.number(steps[i].data_loss)
                   if steps[i].data_loss is not None else "",
                   "weights": [show.number(float(steps[i].parameters[name][position]))
-                              for name, position in columns]}
+                              for name, position in columns],
+                  "live": {"loss": show.live("loss", i + 1, steps[i].loss),
+                           "data_loss": show.live("data_loss", i + 1, steps[i].data_loss or 0.0),
+                           "weights": [show.live(_entry_path(name, position), i + 1,
+                                                 steps[i].parameters[name][position])
+                                       for name, position in columns]}}
                  for i in rows],
         "losses": [step.loss for step in steps],
     }
+
+
+def _entry_path(name: str, position: tuple[int, ...]) -> str:
+    """The dotted path of one parameter entry in a step of the answer key (b_l is flat)."""
+    indices = position[:1] if name.startswith("b") else position
+    return ".".join([f"weights.{name}", *map(str, indices)])
 
 
 def _proof(worked: WorkedExample) -> dict | None:
