@@ -269,8 +269,9 @@
     }
   }
 
-  /* The answer key of the example trained with `edits`: what `derive values` prints. */
-  function values(spec, edits = {}) {
+  /* The example trained with `edits`: `values`, the answer key `derive values` prints, and
+   * `chains`, every definition's value at each step (the gradients of the data loss too). */
+  function train(spec, edits = {}) {
     const run = settings(spec, edits);
     const decay = run.decay > 0;
     // Without weight decay the objective is L: the page's J terms are left out, as derive's
@@ -280,12 +281,13 @@
     const extra = spec.weight_decay ? { weight_decay: run.decay } : {};
     const whole = spec.batch_size === run.X.cols;
     let parameters = run.parameters, velocity = {};
-    const steps = [];
+    const steps = [], chains = [];
     spec.batches.forEach((samples, index) => {
       const step = index + 1;
       const X = rt.columns(run.X, samples), Y = rt.columns(run.Y, samples);
       const all = spec.chain(rt, { X, Y, ...parameters, ...extra });
       const kept = Object.fromEntries(Object.entries(all).filter(([name]) => !dropped(name)));
+      chains.push({ ...kept, X, Y });
       const gradients = Object.fromEntries(spec.parameters.map((name) => [name, all[gradientOf(name)]]));
       let updated;
       [velocity, updated] = update(spec, parameters, gradients, velocity, run.rate, run.momentum);
@@ -313,13 +315,31 @@
                             + "lower training.learning_rate or scale the data and weights down",
                             { step: spec.steps, quantity: "final.loss" });
     }
-    return {
+    const values = {
       ...spec.answer,
       learning_rate: run.rate,
       training: { ...spec.answer.training, weight_decay: run.decay, momentum: run.momentum },
       steps,
       final: { loss: final, weights: named(parameters) },
     };
+    return { values, chains, data: { X: run.X, Y: run.Y } };
+  }
+
+  /* A shown quantity of a run: its dotted path in `values` at a step (from 1; the whole run
+   * when 0), where X and Y are the data (a step's batch) and intermediates.NAME is any
+   * definition of the chain rule; a matrix as rows, a bias flat, undefined if there is none. */
+  function lookup(trained, quantity, step) {
+    const chain = step ? trained.chains[step - 1] : trained.data;
+    if (!chain) return undefined;
+    if (quantity === "X" || quantity === "Y") return rt.toRows(chain[quantity]);
+    let value = step ? trained.values.steps[step - 1] : trained.values;
+    for (const part of quantity.split(".")) value = value === undefined ? value : value[part];
+    const definition = quantity.match(/^intermediates\.(\w+)$/);
+    if (value === undefined && definition && step && definition[1] in chain) {
+      const found = chain[definition[1]];
+      return typeof found === "number" ? found : rt.toRows(found);
+    }
+    return value;
   }
 
   /* v ← μ v + ∇θ, θ ← θ − η v (v is the gradient without momentum); frozen ones stay. */
@@ -400,6 +420,18 @@
   derive.example = function (name) {
     const spec = derive.examples[name];
     if (!spec) throw new DeriveError(`no example named ${JSON.stringify(name)} on this page`);
-    return { name, values: (edits) => values(spec, edits) };
+    return {
+      name,
+      values: (edits) => train(spec, edits).values,
+      /* The run with `edits` and a lookup of its shown quantities (see `lookup`). */
+      run(edits) {
+        const trained = train(spec, edits);
+        return { values: trained.values, quantity: (path, step) => lookup(trained, path, step) };
+      },
+      /* The example file's numbers, in its own keys and shapes. */
+      file: () => JSON.parse(JSON.stringify(spec.values)),
+      momentum: spec.values.momentum > 0,
+      weightDecay: spec.weight_decay,
+    };
   };
 })(window.derive = window.derive || {});

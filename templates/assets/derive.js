@@ -48,25 +48,37 @@ if (typeof document$ !== "undefined") {
 }
 
 /* A "copy LaTeX" button under each displayed formula: a matrix copies its bmatrix, a derivation
- * line or a number (L) its whole TeX; and one after each step's heading copies the step. */
+ * line or a number (L) its whole TeX; and one after each step's heading copies the step. Each
+ * copies the formulas as shown when clicked (the reader's numbers, once edited). */
 function addCopyButtons() {
   const steps = new Map();
   for (const item of MathJax.startup.document.math) {
     const block = item.typesetRoot && item.typesetRoot.closest("div.arithmatex");
     if (!block) continue;
-    const tex = item.math.trim();
     const heading = stepHeading(block);
-    if (heading) steps.set(heading, [...(steps.get(heading) || []), tex]);
+    if (heading) steps.set(heading, [...(steps.get(heading) || []), block]);
     if (block.nextElementSibling?.classList.contains("derive-copy")) continue;
-    const matrix = tex.match(/\\begin\{bmatrix\}[\s\S]*?\\end\{bmatrix\}/);
-    block.after(copyButton("copy LaTeX", matrix ? matrix[0] : tex,
+    const matrix = bmatrixOf(texOf(block));
+    block.after(copyButton("copy LaTeX", () => bmatrixOf(texOf(block)) || texOf(block),
                            matrix ? "Copy this matrix as a LaTeX bmatrix" : "Copy this formula as LaTeX"));
   }
-  for (const [heading, formulas] of steps) {
+  for (const [heading, blocks] of steps) {
     if (heading.querySelector(".derive-copy")) continue;
-    const text = formulas.map((tex) => `\\[\n${tex}\n\\]`).join("\n");
+    const text = () => blocks.map((block) => `\\[\n${texOf(block)}\n\\]`).join("\n");
     heading.append(" ", copyButton("copy step as LaTeX", text, "Copy every formula of this step"));
   }
+}
+
+/* The TeX a formula's element shows now. */
+function texOf(block) {
+  const item = MathJax.startup.document.getMathItemsWithin(block)[0];
+  return item ? item.math.trim() : "";
+}
+
+/* The first bmatrix of some TeX, or null. */
+function bmatrixOf(tex) {
+  const matrix = tex.match(/\\begin\{bmatrix\}[\s\S]*?\\end\{bmatrix\}/);
+  return matrix ? matrix[0] : null;
 }
 
 /* The "Step k: the numbers" heading a block belongs to, or null. */
@@ -84,7 +96,7 @@ function copyButton(label, text, title) {
   button.type = "button";
   button.textContent = label;
   button.title = title;
-  button.addEventListener("click", () => copy(text, button, label));
+  button.addEventListener("click", () => copy(text(), button, label));
   return button;
 }
 
@@ -104,4 +116,281 @@ function copy(text, button, label) {
   document.execCommand("copy");
   area.remove();
   done();
+}
+
+/* ---- Live numbers: the reader edits an example's numbers and the page recomputes them ----
+ *
+ * On an interactive example page (an element .derive-edit naming the example, whose script
+ * examples/NAME.js registered its chain rule with derive-runtime.js), a panel of inputs holds
+ * the example file's numbers. Each edit trains the example again in the page, and every element
+ * with data-derive-quantity whose value changed gets its new value (data-derive-value) and its
+ * TeX at the page's precision, typeset again on its own. The edits live in the address
+ * (#edits=...), so a reload or a shared link shows the same numbers; reset restores the file's.
+ */
+const EDITS = "#edits=";
+const LABELS = { X: "X, a row per sample", y: "y, a row per sample", learning_rate: "learning rate η",
+                 momentum: "momentum μ", weight_decay: "weight decay λ" };
+const SETTINGS = new Set(["learning_rate", "training.momentum", "training.weight_decay"]);
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", startLivePage);
+} else {
+  startLivePage();
+}
+
+function startLivePage() {
+  const panel = document.querySelector(".derive-edit[data-derive-example]");
+  if (!panel || !window.derive || !derive.example) return;
+  const example = derive.example(panel.dataset.deriveExample);
+  const [limit, head, tail] = panel.dataset.deriveElide.split(" ").map(Number);
+  const page = {
+    example, panel, file: example.file(), inputs: {}, timer: null, original: new Map(),
+    precision: Number(panel.dataset.derivePrecision), elide: { limit, head, tail },
+    elements: [...document.querySelectorAll("[data-derive-quantity]")],
+  };
+  buildPanel(page);
+  derive.page = { settled: Promise.resolve(), update: () => update(page), reset: () => reset(page) };
+  if (location.hash.startsWith(EDITS)) {
+    try {
+      fill(page, JSON.parse(decodeURIComponent(location.hash.slice(EDITS.length))));
+    } catch (err) {
+      showError(page, `the edits in this page's address cannot be read: ${err.message}`);
+      return;
+    }
+    update(page);
+  }
+}
+
+/* The panel: a table of inputs per matrix of the example file, the settings, a reset button. */
+function buildPanel(page) {
+  const box = element("details", { className: "note derive-panel", open: true });
+  box.append(element("summary", { textContent: "Edit the numbers" }),
+             element("p", { textContent: "Type your own data, weights or settings: every number of "
+               + "the steps below, the loss table and the final weights is computed again in this page, "
+               + "by the chain rule printed as JavaScript at the end of the page. The hand calculations, "
+               + "the figures and the checks keep the example file's numbers." }));
+  const grid = element("div", { className: "derive-inputs" });
+  for (const [key, value] of Object.entries(page.file)) {
+    if ((key === "momentum" && !page.example.momentum) || (key === "weight_decay" && !page.example.weightDecay)) continue;
+    const field = element("fieldset", {});
+    field.append(element("legend", { textContent: LABELS[key] || key }));
+    const rows = Array.isArray(value) ? (Array.isArray(value[0]) ? value : [value]) : [[value]];
+    const table = element("table", { className: "derive-grid" });
+    page.inputs[key] = rows.map((row, i) => {
+      const line = table.insertRow();
+      return row.map((entry, j) => {
+        const input = element("input", { type: "text", inputMode: "decimal", value: String(entry),
+                                         size: 7, spellcheck: false });
+        input.setAttribute("aria-label", `${key} entry ${i + 1}, ${j + 1}`);
+        input.addEventListener("input", () => schedule(page));
+        line.insertCell().append(input);
+        return input;
+      });
+    });
+    field.append(table);
+    grid.append(field);
+  }
+  const reset = element("button", { type: "button", className: "md-button derive-reset",
+                                    textContent: "Reset to the file's numbers" });
+  reset.addEventListener("click", () => reset(page));
+  page.error = element("p", { className: "derive-error", hidden: true });
+  page.error.setAttribute("role", "alert");
+  box.append(grid, element("p", {}, [reset]), page.error);
+  page.panel.append(box);
+}
+
+function element(tag, properties, children = []) {
+  const node = Object.assign(document.createElement(tag), properties);
+  node.append(...children);
+  return node;
+}
+
+/* Recompute shortly after the reader stops typing. */
+function schedule(page) {
+  clearTimeout(page.timer);
+  page.timer = setTimeout(() => update(page), 150);
+}
+
+/* Put `edits` (the example file's keys and shapes) into the inputs. */
+function fill(page, edits) {
+  for (const [key, value] of Object.entries({ ...page.file, ...edits })) {
+    const inputs = page.inputs[key];
+    if (!inputs) continue;
+    const rows = Array.isArray(value) ? (Array.isArray(value[0]) ? value : [value]) : [[value]];
+    inputs.forEach((row, i) => row.forEach((input, j) => {
+      if (rows[i] !== undefined && rows[i][j] !== undefined) input.value = String(rows[i][j]);
+    }));
+  }
+}
+
+/* The inputs' numbers in the example file's shapes, for the keys that differ from the file. */
+function readEdits(page) {
+  const edits = {};
+  for (const [key, inputs] of Object.entries(page.inputs)) {
+    const rows = inputs.map((row) => row.map((input) => {
+      const text = input.value.trim(), number = Number(text);
+      const bad = text === "" || !Number.isFinite(number);
+      input.setAttribute("aria-invalid", String(bad));
+      if (bad) throw new Error(`${LABELS[key] || key}: ${JSON.stringify(input.value)} is not a number`);
+      return number;
+    }));
+    const file = page.file[key];
+    const value = !Array.isArray(file) ? rows[0][0] : Array.isArray(file[0]) ? rows : rows[0];
+    if (JSON.stringify(value) !== JSON.stringify(file)) edits[key] = value;
+  }
+  return edits;
+}
+
+/* Train again with the inputs' numbers and show every changed value. */
+function update(page) {
+  clearTimeout(page.timer);
+  let edits, run;
+  try {
+    edits = readEdits(page);
+  } catch (err) {
+    showError(page, err.message);
+    return derive.page.settled;
+  }
+  const address = location.pathname + location.search;
+  history.replaceState(history.state, "",
+                       Object.keys(edits).length ? `${address}${EDITS}${encodeURIComponent(JSON.stringify(edits))}` : address);
+  try {
+    run = page.example.run(edits);
+  } catch (err) {
+    showError(page, err.message);
+    return derive.page.settled;
+  }
+  showError(page, "");
+  const changes = [];
+  for (const node of page.elements) {
+    const value = run.quantity(node.dataset.deriveQuantity, Number(node.dataset.deriveStep || 0));
+    node.classList.toggle("derive-absent", value === undefined);
+    if (value === undefined || same(JSON.parse(node.dataset.deriveValue), value)) continue;
+    changes.push([node, value]);
+  }
+  document.body.classList.toggle("derive-edited", Object.keys(edits).length > 0);
+  return show(page, changes);
+}
+
+/* Back to the example file's numbers, as the page was built. */
+function reset(page) {
+  fill(page, page.file);
+  for (const row of Object.values(page.inputs).flat()) row.forEach((input) => input.removeAttribute("aria-invalid"));
+  history.replaceState(history.state, "", location.pathname + location.search);
+  showError(page, "");
+  document.body.classList.remove("derive-edited");
+  const changes = [];
+  for (const node of page.elements) {
+    node.classList.remove("derive-absent");
+    const original = page.original.get(node);
+    if (original && original.value !== node.dataset.deriveValue) changes.push([node, null]);
+  }
+  return show(page, changes);
+}
+
+function showError(page, message) {
+  page.error.textContent = message;
+  page.error.hidden = !message;
+  document.body.classList.toggle("derive-failed", Boolean(message));
+}
+
+/* Give each changed element its value and its TeX (or text), and typeset only those again;
+ * a null value restores the page's own. */
+function show(page, changes) {
+  const settled = typesetQueue.then(() => {
+    const maths = [];
+    for (const [node, value] of changes) {
+      const math = node.querySelector(".arithmatex");
+      const original = remember(page, node, math);
+      node.dataset.deriveValue = value === null ? original.value : JSON.stringify(value);
+      const text = value === null ? original.text : math
+        ? retex(original.text, value, node.dataset.deriveQuantity, page)
+        : fixed(value, page.precision);
+      if (!math) {
+        node.textContent = text;
+        continue;
+      }
+      MathJax.typesetClear([math]);
+      math.textContent = original.display ? `\\[${text}\\]` : `\\(${text}\\)`;
+      maths.push(math);
+    }
+    return maths.length ? MathJax.typesetPromise(maths) : null;
+  });
+  typesetQueue = settled.catch(() => {});
+  derive.page.settled = settled;
+  return settled;
+}
+
+/* An element's value and TeX (or text) as the page was built, kept at its first change. */
+function remember(page, node, math) {
+  if (!page.original.has(node)) {
+    const item = math && MathJax.startup.document.getMathItemsWithin(math)[0];
+    const raw = math ? math.textContent.trim() : node.textContent;
+    page.original.set(node, {
+      value: node.dataset.deriveValue,
+      text: item ? item.math.trim() : math ? raw.slice(2, -2).trim() : raw,
+      display: item ? item.display : raw.startsWith("\\["),
+    });
+  }
+  return page.original.get(node);
+}
+
+/* The TeX of a shown quantity with a new value: its bmatrix, or the number after " = ". */
+function retex(tex, value, quantity, page) {
+  if (bmatrixOf(tex)) return tex.replace(/\\begin\{bmatrix\}[\s\S]*?\\end\{bmatrix\}/, () => matrixTex(value, page));
+  const number = SETTINGS.has(quantity) ? setting(value) : fixed(value, page.precision);
+  return `${tex.slice(0, tex.indexOf(" = "))} = ${number}`;
+}
+
+/* Rows (a flat list is a column) as the page's bmatrix: derive/present/latex.py's `bmatrix`. */
+function matrixTex(value, page) {
+  const table = Array.isArray(value) ? value.map((row) => (Array.isArray(row) ? row : [row])) : [[value]];
+  const { limit, head, tail } = page.elide;
+  const rows = kept(table.length, limit, head, tail), columns = kept(table[0].length, limit, head, tail);
+  const lines = rows.map((i) => columns.map((j) => {
+    if (j === null) return i === null ? "\\ddots" : "\\cdots";
+    return i === null ? "\\vdots" : fixed(table[i][j], page.precision);
+  }).join(" & "));
+  return `\\begin{bmatrix}${lines.join(" \\\\ ")}\\end{bmatrix}`;
+}
+
+/* The indices shown along a side of n entries; null stands for the elided ones. */
+function kept(n, limit, head, tail) {
+  const range = (from, to) => Array.from({ length: to - from }, (_, i) => from + i);
+  return n <= limit ? range(0, n) : [...range(0, head), null, ...range(n - tail, n)];
+}
+
+/* Python's f"{x:.{precision}f}": the exact value rounded, ties to even, never -0.000. */
+function fixed(x, precision) {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
+  const magnitude = Math.abs(x);
+  let text;
+  if (magnitude >= 1e21) {
+    text = BigInt(magnitude).toString() + (precision ? `.${"0".repeat(precision)}` : "");
+  } else {
+    text = magnitude.toFixed(precision);
+    // toFixed takes a tie away from zero; Python to the even digit.
+    const exact = magnitude.toFixed(100), point = exact.indexOf(".");
+    const end = precision ? point + 1 + precision : point;
+    if (/^50*$/.test(exact.slice(point + 1 + precision)) && Number(exact[end - 1]) % 2 === 0) {
+      text = exact.slice(0, end);
+    }
+  }
+  return x < 0 && Number(text) !== 0 ? `-${text}` : text;
+}
+
+/* A setting (η, μ, λ) as derive/present/latex.py's `setting`: six significant digits. */
+function setting(x) {
+  const strip = (text) => (text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
+  const [mantissa, exponent] = x.toExponential(5).split("e").map((part, i) => (i ? Number(part) : part));
+  if (exponent < -4 || exponent >= 6) return `${strip(mantissa)} \\times 10^{${exponent}}`;
+  return strip(x.toFixed(5 - exponent));
+}
+
+/* Whether two values (numbers, or nested lists of them) are equal entry by entry. */
+function same(a, b) {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => same(x, b[i]));
+  }
+  return a === b;
 }
