@@ -5,6 +5,8 @@ Nothing here uses derive's code: it is what a careful person would write by hand
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 LEAK = 0.01
@@ -16,6 +18,12 @@ ACTIVATIONS = {
     "sigmoid": (lambda s: 1 / (1 + np.exp(-s)), lambda s: np.exp(-s) / (1 + np.exp(-s)) ** 2),
     "tanh": (np.tanh, lambda s: 1 - np.tanh(s) ** 2),
 }
+
+
+def with_leak(leak: float = LEAK) -> dict:
+    """Each element-wise activation and its derivative, leaky_relu leaking with `leak`."""
+    return {**ACTIVATIONS, "leaky_relu": (lambda s: np.where(s > 0, s, leak * s),
+                                          lambda s: np.where(s > 0, 1.0, leak))}
 
 
 def softmax(s: np.ndarray) -> np.ndarray:
@@ -113,8 +121,10 @@ def torch_gradients(X, Y, weights, biases, activations, loss):
     return [W.grad.numpy() for W in Ws], [b.grad.numpy() for b in bs]
 
 
-def toml_example(sizes, activations, loss, bias, X, Y, weights, biases, steps=1) -> str:
-    """An example file's text for the given network and numbers (X and Y are N x d, N x k)."""
+def toml_example(sizes, activations, loss, bias, X, Y, weights, biases, steps=1,
+                 **training) -> str:
+    """An example file's text for the given network and numbers (X and Y are N x d, N x k);
+    `training` adds settings of its [training] table (momentum=0.9, freeze=["b1"], ...)."""
     def array(a):
         return repr(np.asarray(a, dtype=float).tolist())
 
@@ -129,4 +139,5 @@ def toml_example(sizes, activations, loss, bias, X, Y, weights, biases, steps=1)
         if bias:
             lines.append(f"b{l} = {array(np.ravel(biases[l - 1]))}")
     lines += ["[training]", "learning_rate = 0.1", f"steps = {steps}"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in training.items()]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ import html
 import importlib
 import os
 import posixpath
+import re
 import reprlib
 import threading
 from pathlib import Path
@@ -73,6 +74,8 @@ EXTENSIONS = {"pymdownx.arithmatex": {"generic": True}, "admonition": {}, "table
               "pymdownx.superfences": {}, "attr_list": {}, "md_in_html": {}}
 # Replaced, in a hand-written page, by a list of links to every example page.
 EXAMPLES_MARKER = "<!-- derive:examples -->"
+# Replaced by the mistake catalogue, each mistake worked in the first of the examples named.
+MISTAKES_MARKER = re.compile(r"<!-- derive:mistakes (?P<examples>[^<>]+?) -->")
 
 
 class SiteError(DeriveError, PluginError):
@@ -243,6 +246,9 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
                 raise SiteError(str(err)) from err
             for failure in failures or []:
                 log.error(failure)
+            markdown = MISTAKES_MARKER.sub(
+                lambda marker: self._mistakes(marker["examples"].split(), page.file.src_uri),
+                markdown)
         if EXAMPLES_MARKER not in markdown:
             return markdown
         base = posixpath.dirname(page.file.src_uri) or "."
@@ -276,6 +282,17 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         threading.Thread(target=importlib.import_module, args=("derive.present.pages",),
                          name="derive: imports", daemon=True).start()
         return server
+
+    def _mistakes(self, written: list[str], page: str) -> str:
+        """The mistake catalogue, worked on the examples a marker names (relative to
+        mkdocs.yml)."""
+        from ..mistakes import catalogue_markdown  # SymPy only for a page with the catalogue
+
+        try:
+            return catalogue_markdown([self._worked_example(path) for path in written],
+                                      self._templates())
+        except DeriveError as err:
+            raise SiteError(f"{page}: derive:mistakes: {err}") from err
 
     def _worked_example(self, written: str) -> WorkedExample:
         """The worked example a block names: the one the pages computed, unless its file changed
