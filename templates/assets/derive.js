@@ -190,12 +190,12 @@ function buildPanel(page) {
     field.append(table);
     grid.append(field);
   }
-  const reset = element("button", { type: "button", className: "md-button derive-reset",
-                                    textContent: "Reset to the file's numbers" });
-  reset.addEventListener("click", () => reset(page));
+  const button = element("button", { type: "button", className: "md-button derive-reset",
+                                     textContent: "Reset to the file's numbers" });
+  button.addEventListener("click", () => reset(page));
   page.error = element("p", { className: "derive-error", hidden: true });
   page.error.setAttribute("role", "alert");
-  box.append(grid, element("p", {}, [reset]), page.error);
+  box.append(grid, element("p", {}, [button]), page.error);
   page.panel.append(box);
 }
 

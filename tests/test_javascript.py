@@ -1,0 +1,565 @@
+"""The page's JavaScript, in chromium: the chain rule printed from the derivation trains every
+example again to the numbers of `derive values`, and the page's numbers follow the reader."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import http.server
+import io
+import json
+import math
+import re
+import shutil
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+import pytest
+from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import derive.worked
+from derive.cli import main
+from derive.present.latex import bmatrix, kept, number, setting
+from derive.project import new_project
+from derive.site.build import build_site
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(path.stem for path in (ROOT / "examples").glob("*.toml"))
+HIDDEN = ["linear", "relu", "leaky_relu", "sigmoid", "tanh"]
+OUTPUTS = {"l2": [*HIDDEN, "softmax"], "mse": [*HIDDEN, "softmax"], "bce": ["sigmoid"],
+           "cross_entropy": ["softmax"]}
+RANDOM_NETWORKS = 12
+"""Random example files in the sweep's one site: each new architecture costs SymPy about a
+second in the build (their architectures follow their index, their sizes and numbers vary)."""
+RELATIVE = 1e-12
+
+# The answer key of every example on the page, trained again in the page with its edits.
+EVALUATE = """async (runs) => {
+  for (const [name] of runs) {
+    await new Promise((resolve, reject) => {
+      const script = Object.assign(document.createElement("script"), {src: `examples/${name}.js`});
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`examples/${name}.js did not load`));
+      document.head.append(script);
+    });
+  }
+  return runs.map(([name, edits]) => {
+    try {
+      return derive.example(name).values(edits);
+    } catch (error) {
+      return {error: error.message};
+    }
+  });
+}"""
+
+
+def toml(document: dict[str, Any]) -> str:
+    """An example file's text from its parsed tables (TOML's strings read JSON's escapes)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return str(v).lower()
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(v) if isinstance(v, str) else repr(v)
+
+    lines = [f"{key} = {value(v)}" for key, v in document.items() if not isinstance(v, dict)]
+    for table, entries in document.items():
+        if isinstance(entries, dict):
+            lines += [f"[{table}]", *(f"{key} = {value(v)}" for key, v in entries.items())]
+    return "\n".join(lines) + "\n"
+
+
+def edited(document: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """The example file with `edits` (its keys: X, y, W1, b1, learning_rate, ...) written in."""
+    tables = {"X": "data", "y": "data", "learning_rate": "training", "momentum": "training",
+              "weight_decay": "training"}
+    result = {key: dict(v) if isinstance(v, dict) else v for key, v in document.items()}
+    for key, v in edits.items():
+        result.setdefault(tables.get(key, "weights"), {})[key] = v
+    return result
+
+
+def values_of(path: Path) -> dict | str:
+    """`python -m derive values PATH` run here: its JSON, or its error after the file's path."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["values", str(path)])
+    if code:  # the message, naming the file as the page does
+        return err.getvalue().strip().split(f"{path.parent}/", 1)[-1]
+    return json.loads(out.getvalue())
+
+
+def numbers(a: Any, b: Any) -> list[str]:
+    """Where two answer keys differ: keys, nesting and strings exactly, numbers to RELATIVE of
+    the larger of the two and of the largest entry of the matrix they are in (a sum that
+    cancels to almost nothing is as exact as its terms)."""
+    found: list[str] = []
+
+    def walk(x: Any, y: Any, path: str, scale: float) -> None:
+        if isinstance(y, dict):
+            if not isinstance(x, dict) or list(x) != list(y):
+                found.append(f"{path}: keys {list(x) if isinstance(x, dict) else x} != {list(y)}")
+                return
+            for key in y:
+                walk(x[key], y[key], f"{path}.{key}", 0.0)
+        elif isinstance(y, list):
+            if not isinstance(x, list) or len(x) != len(y):
+                found.append(f"{path}: {x} != {y}")
+                return
+            top = scale or max((abs(v) for v in np.ravel(np.array(y, dtype=object))
+                                if isinstance(v, float | int) and not isinstance(v, bool)),
+                               default=0.0)
+            for i, (u, v) in enumerate(zip(x, y)):
+                walk(u, v, f"{path}.{i}", top)
+        elif isinstance(y, float | int) and not isinstance(y, bool) and isinstance(x, float | int):
+            if not math.isclose(x, y, rel_tol=RELATIVE, abs_tol=RELATIVE * scale + 1e-300):
+                found.append(f"{path}: {x!r} != {y!r}")
+        elif x != y:
+            found.append(f"{path}: {x!r} != {y!r}")
+
+    walk(a, b, "", 0.0)
+    return found
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve folder over HTTP on 127.0.0.1 at a free port; yields the base URL."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[tuple[Any, list[str]]]:
+    """One chromium for the module, and every URL its pages request (and their script errors)."""
+    sync_playwright = playwright_or_skip()
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            yield browser, requests
+        finally:
+            browser.close()
+
+
+def new_page(chromium: tuple[Any, list[str]]) -> Any:
+    browser, requests = chromium
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: requests.append(f"script error: {error}"))
+    return page
+
+
+def left(requests: list[str]) -> list[str]:
+    """The requests that left 127.0.0.1, and the pages' script errors."""
+    return [url for url in requests if urlsplit(url).hostname != "127.0.0.1"]
+
+
+def answers(page: Any, documents: dict[str, dict], runs: list[tuple[str, dict]],
+            folder: Path) -> tuple[list, list]:
+    """Each run's answer key from the page's `values(edits)`, and from `derive values` of the
+    example file with the edits written in."""
+    got = page.evaluate(EVALUATE, runs)
+    expected = []
+    with pytest.MonkeyPatch.context() as patch:
+        # The entry-by-entry cross-check of the loss does not change a number.
+        patch.setattr(derive.worked, "expand", lambda derivation, example: None)
+        for i, (name, edits) in enumerate(runs):
+            path = folder / f"{name}-{i}" / f"{name}.toml"
+            path.parent.mkdir(parents=True)
+            path.write_text(toml(edited(documents[name], edits)))
+            expected.append(values_of(path))
+    return got, expected
+
+
+def disagreements(runs: list[tuple[str, dict]], got: list, expected: list) -> dict[str, list]:
+    """Where the page's answer keys differ from derive's (an error: its message)."""
+    found = {}
+    for (name, edits), ours, theirs in zip(runs, got, expected):
+        if isinstance(theirs, str):
+            differences = [] if ours == {"error": theirs} else [f"{ours} != {theirs!r}"]
+        else:
+            differences = numbers(ours, theirs)
+        if differences:
+            found[f"{name} {json.dumps(edits)}"] = differences[:5]
+    return found
+
+
+def project(folder: Path, interactive: bool = True) -> Path:
+    """A project as `derive new` makes it, without examples; its mkdocs.yml."""
+    new_project(folder)
+    (folder / "examples" / "first.toml").unlink()
+    config = folder / "mkdocs.yml"
+    if not interactive:
+        config.write_text(config.read_text().replace(
+            "examples: examples/*.toml", "examples: examples/*.toml\n      interactive: false"))
+    return config
+
+
+# The sweep: every shipped example and random networks, each with random edits.
+
+def matrix(rng: np.random.Generator, rows: int, columns: int,
+           scale: float = 1.0) -> list[list[float]]:
+    """Short decimals, as an example file holds them."""
+    return (np.round(rng.uniform(-scale, scale, size=(rows, columns)), 2) + 0.0).tolist()
+
+
+def targets(rng: np.random.Generator, loss: str, samples: int, k: int) -> list:
+    """Targets the loss accepts: one-hot rows, entries in [0, 1], or any numbers."""
+    if loss == "cross_entropy":
+        rows = np.eye(k)[rng.integers(0, k, size=samples)].tolist()
+    else:
+        rows = np.abs(matrix(rng, samples, k)) if loss == "bce" else matrix(rng, samples, k)
+        rows = np.asarray(rows).tolist()
+    return [row[0] for row in rows] if k == 1 else rows
+
+
+def edits_of(rng: np.random.Generator, document: dict[str, Any]) -> dict[str, Any]:
+    """New numbers, in the file's shapes, for a random choice of the file's keys."""
+    network, data, weights = document["network"], document["data"], document["weights"]
+    training = document.get("training", {})
+    sizes, samples = network["sizes"], len(data["X"])
+    choices: dict[str, Any] = {"X": lambda: matrix(rng, samples, sizes[0]),
+                               "y": lambda: targets(rng, network["loss"], samples, sizes[-1]),
+                               "learning_rate": lambda: float(rng.choice([0.05, 0.1, 0.3]))}
+    for layer in range(1, len(sizes)):
+        choices[f"W{layer}"] = functools.partial(matrix, rng, sizes[layer], sizes[layer - 1])
+        if f"b{layer}" in weights:
+            choices[f"b{layer}"] = lambda n=sizes[layer]: matrix(rng, 1, n)[0]
+    if training.get("momentum", 0) > 0:
+        choices["momentum"] = lambda: float(rng.choice([0.0, 0.5, 0.95]))
+    if training.get("weight_decay", 0) > 0:
+        choices["weight_decay"] = lambda: float(rng.choice([0.0, 0.001, 0.2]))
+    keys = rng.choice(sorted(choices), size=rng.integers(1, len(choices) + 1), replace=False)
+    return {key: choices[key]() for key in keys}
+
+
+def network(rng: np.random.Generator, index: int) -> dict[str, Any]:
+    """A random example file; by `index`, every loss, activation, depth, bias, leaky slope,
+    momentum and weight decay, with random widths, numbers, freezes, mini-batches and
+    shuffling; too many parameters x samples to expand entry by entry (its cross-check of
+    softmax takes minutes, and changes no number)."""
+    loss = sorted(OUTPUTS)[index % len(OUTPUTS)]
+    depth = 1 + index % 3
+    activations = [HIDDEN[(index + j) % len(HIDDEN)] for j in range(depth - 1)]
+    activations.append(OUTPUTS[loss][index // len(OUTPUTS) % len(OUTPUTS[loss])])
+    sizes = rng.integers(1, 5, size=depth + 1).tolist()
+    if activations[-1] == "softmax":
+        sizes[-1] = max(sizes[-1], 2)
+    bias = index % 4 < 2
+    parameters = sum(sizes[l] * (sizes[l - 1] + bias) for l in range(1, depth + 1))
+    samples = max(int(rng.integers(2, 7)), 65 // parameters + 1)
+    names = [f"{kind}{l}" for l in range(1, depth + 1) for kind in ("W", "b")[:1 + bias]]
+    frozen = rng.choice(names, size=rng.integers(0, len(names)), replace=False).tolist()
+    weights = {}
+    for l in range(1, depth + 1):
+        weights[f"W{l}"] = matrix(rng, sizes[l], sizes[l - 1])
+        if bias:
+            weights[f"b{l}"] = matrix(rng, 1, sizes[l], 0.5)[0]
+    return {
+        "network": {"sizes": sizes, "activations": activations, "loss": loss, "bias": bias,
+                    "leaky_slope": 0.2 if index % 2 else 0.01},
+        "data": {"X": matrix(rng, samples, sizes[0], 2.0),
+                 "y": targets(rng, loss, samples, sizes[-1])},
+        "weights": weights,
+        "training": {"learning_rate": float(rng.choice([0.1, 0.5])),
+                     "steps": int(rng.integers(1, 5)),
+                     "batch_size": int(rng.integers(1, samples + 1)),
+                     **({"shuffle_seed": int(rng.integers(0, 4))} if rng.random() < 0.5 else {}),
+                     "freeze": frozen,
+                     "momentum": 0.9 if index % 3 == 0 else 0.0,
+                     "weight_decay": 0.01 if index % 5 < 2 else 0.0},
+    }
+
+
+SHIPPED_DOCUMENTS = {name: tomllib.loads((ROOT / "examples" / f"{name}.toml").read_text())
+                     for name in SHIPPED}
+
+
+@pytest.fixture(scope="module")
+def site_page(built_site: Path, chromium: tuple[Any, list[str]]) -> Iterator[tuple[Any, str]]:
+    """The built site served, and a page of it in the module's chromium."""
+    with serve(built_site) as base:
+        page = new_page(chromium)
+        page.goto(base, wait_until="load")
+        yield page, base
+        page.close()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32 - 1))
+def test_every_shipped_example_trains_again_with_random_edits_as_derive_values_does(
+        site_page, chromium, tmp_path_factory, seed):
+    rng = np.random.default_rng(seed)
+    runs = [(name, edits_of(rng, document)) for name, document in SHIPPED_DOCUMENTS.items()]
+    runs += [(name, {}) for name in SHIPPED]
+    got, expected = answers(site_page[0], SHIPPED_DOCUMENTS, runs, tmp_path_factory.mktemp("e"))
+    assert disagreements(runs, got, expected) == {}
+    assert left(chromium[1]) == []
+
+
+def test_a_run_that_stops_being_finite_is_the_error_derive_values_gives(site_page,
+                                                                        tmp_path_factory):
+    runs = [("seed", {"X": [[1e200, 1e200], [0.2, 0.05], [-0.75, 0.8], [0.2, -0.05]]}),
+            ("tanh-momentum", {"learning_rate": 1e6}),
+            ("seed", {"W1": [[0.6, 0.01, 0.3]]}), ("seed", {"learning_rate": -1.0})]
+    got, expected = answers(site_page[0], SHIPPED_DOCUMENTS, runs[:2],
+                            tmp_path_factory.mktemp("e"))
+    assert got[0] == {"error": expected[0]} == {
+        "error": "seed.toml: training: step 1: the loss is inf; lower training.learning_rate "
+                 "or scale the data and weights down"}
+    assert got[1] == {"error": expected[1]} and "training: step " in expected[1]
+    assert site_page[0].evaluate(EVALUATE, runs[2:]) == [
+        {"error": "seed.toml: weights.W1: must have 3 rows, not 1"},
+        {"error": "seed.toml: training.learning_rate: must be positive (and at most 1e6), "
+                  "not -1"}]
+
+
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32 - 1))
+def test_random_networks_train_again_in_the_page_as_derive_values_does(chromium,
+                                                                      tmp_path_factory, seed):
+    folder = tmp_path_factory.mktemp("sweep")
+    config = project(folder / "project")
+    rng = np.random.default_rng(seed)
+    documents = {f"random{i:02d}": network(rng, i) for i in range(RANDOM_NETWORKS)}
+    runs = [(name, edits_of(rng, document)) for name, document in documents.items()]
+    for name, document in documents.items():
+        (folder / "project" / "examples" / f"{name}.toml").write_text(toml(document))
+    site = build_site(site_dir=folder / "project" / "site", config_file=config)
+    with serve(site) as base:
+        page = new_page(chromium)
+        page.goto(base, wait_until="load")
+        got, expected = answers(page, documents, runs, folder / "edited")
+        page.close()
+    assert disagreements(runs, got, expected) == {}
+    assert left(chromium[1]) == []
+
+
+# The seed's page, edited by a reader.
+
+# Every recomputed quantity as the page shows it: its value, its TeX (a table cell: its text),
+# whether MathJax typeset it without error, whether it is still the typesetting the page loaded
+# with, and whether it is shown.
+SHOWN = """() => [...document.querySelectorAll("[data-derive-quantity]")].map((el) => {
+  const math = el.querySelector(".arithmatex");
+  const item = math && MathJax.startup.document.getMathItemsWithin(math)[0];
+  const container = el.querySelector("mjx-container");
+  return {
+    quantity: el.dataset.deriveQuantity, step: Number(el.dataset.deriveStep || 0),
+    value: JSON.parse(el.dataset.deriveValue), tex: item ? item.math.trim() : el.textContent,
+    typeset: !math || (!!item && !!container && !el.querySelector("mjx-merror")),
+    loaded: !!container && container.dataset.loaded === "yes",
+    shown: el.getClientRects().length > 0,
+  };
+})"""
+MARK_LOADED = """() => document.querySelectorAll("[data-derive-quantity] mjx-container")
+  .forEach((container) => { container.dataset.loaded = "yes"; })"""
+TYPESET = """() => [...document.querySelectorAll(".arithmatex")]
+  .every((el) => el.querySelector("mjx-container")) && window.derive && derive.page"""
+INPUTS = """() => Object.fromEntries([...document.querySelectorAll(".derive-inputs fieldset")]
+  .map((set) => [set.querySelector("legend").textContent,
+                 [...set.querySelectorAll("tr")].map((row) =>
+                   [...row.querySelectorAll("input")].map((input) => input.value))]))"""
+
+
+def settle(page: Any) -> None:
+    """Wait until the page is typeset and its last recomputation shown."""
+    page.wait_for_function(TYPESET, timeout=20_000)
+    page.evaluate("() => derive.page.settled")
+
+
+@pytest.fixture(scope="module")
+def seed_edited(site_page, chromium, tmp_path_factory) -> dict[str, Any]:
+    """The seed's page loaded, W1's first entry typed in, reloaded from its address, an edit
+    that overflows, one that is not a number, then reset; what it showed at each stage, and
+    `derive values` of the seed with the same W1."""
+    page = new_page(chromium)
+    url = site_page[1] + "examples/seed/"
+    page.goto(url, wait_until="load")
+    settle(page)
+    seen: dict[str, Any] = {"loaded": page.evaluate(SHOWN), "inputs": page.evaluate(INPUTS)}
+    page.evaluate(MARK_LOADED)
+    page.fill("input[aria-label='W1 entry 1, 1']", "0.5")
+    page.wait_for_function("() => location.hash.startsWith('#edits=')")
+    settle(page)
+    seen |= {"edited": page.evaluate(SHOWN), "hash": page.evaluate("() => location.hash")}
+    page.reload(wait_until="load")
+    settle(page)
+    seen |= {"reloaded": page.evaluate(SHOWN), "reloaded_inputs": page.evaluate(INPUTS)}
+    errors: dict[str, Any] = {}
+    for text in ("1e200", "abc"):
+        page.fill("input[aria-label='X entry 1, 1']", text)
+        page.wait_for_function("(shown) => { const error = document.querySelector('.derive-error');"
+                               " return !error.hidden && error.textContent !== shown; }",
+                               arg=errors.get("1e200", {}).get("message", ""))
+        errors[text] = {"message": page.inner_text(".derive-error"),
+                        "shown": sum(q["shown"] for q in page.evaluate(SHOWN))}
+    page.click("button.derive-reset")
+    settle(page)
+    seen |= {"errors": errors, "reset": page.evaluate(SHOWN), "reset_inputs": page.evaluate(INPUTS),
+             "reset_hash": page.evaluate("() => location.hash"),
+             "error_shown": page.is_visible(".derive-error")}
+    page.close()
+    document = edited(SHIPPED_DOCUMENTS["seed"], {"W1": [[0.5, 0.01], [0.7, 0.43], [0.0, 0.88]]})
+    path = tmp_path_factory.mktemp("seed") / "seed.toml"
+    path.write_text(toml(document))
+    return seen | {"expected": values_of(path)}
+
+
+def lookup(key: dict[str, Any], quantity: str, step: int) -> Any:
+    """A quantity of an answer key by its dotted path, in a step (from 1) or the whole run."""
+    node = key["steps"][step - 1] if step else key
+    for part in quantity.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def python_tex(shown: dict[str, Any], precision: int = 4) -> str:
+    """The TeX (or text) a shown quantity has with its value, as derive's Python writes it."""
+    tex, value = shown["tex"], shown["value"]
+    if not isinstance(value, list):
+        head = tex.split(" = ")[0] + " = " if " = " in tex else ""
+        settings_ = shown["quantity"] in ("learning_rate", "training.momentum")
+        return head + (setting(value) if settings_ else number(value, precision))
+    table = [[number(v, precision) for v in (row if isinstance(row, list) else [row])]
+             for row in value]
+    matrix = bmatrix(table, kept(len(table), 10, 4, 2), kept(len(table[0]), 10, 4, 2))
+    return re.sub(r"\\begin\{bmatrix\}.*?\\end\{bmatrix\}", lambda _: matrix, tex, count=1)
+
+
+def test_the_page_writes_each_quantity_as_derive_does(seed_edited):
+    loaded = seed_edited["loaded"]
+    assert len(loaded) > 40 and all(q["typeset"] and q["shown"] for q in loaded)
+    assert [q for q in loaded if python_tex(q) != q["tex"]] == []
+    assert seed_edited["inputs"] == {
+        "X, a row per sample": [["0.75", "0.8"], ["0.2", "0.05"], ["-0.75", "0.8"],
+                                ["0.2", "-0.05"]],
+        "y, a row per sample": [["1", "1", "-1", "-1"]],
+        "W1": [["0.6", "0.01"], ["0.7", "0.43"], ["0", "0.88"]],
+        "W2": [["0.02", "0.03", "0.09"]], "learning rate η": [["0.5"]]}
+
+
+def test_typing_a_weight_recomputes_and_retypesets_only_the_changed_numbers(seed_edited):
+    loaded, now, expected = seed_edited["loaded"], seed_edited["edited"], seed_edited["expected"]
+    assert [q for q in now if not (q["typeset"] and q["shown"])] == []
+    changed = [q for q, before in zip(now, loaded) if q["value"] != before["value"]]
+    kept_ = [q for q, before in zip(now, loaded) if q["value"] == before["value"]]
+    assert {q["quantity"] for q in changed} >= {"weights.W1", "intermediates.S1", "loss",
+                                                "gradients.W2", "updated.W1", "final.loss",
+                                                "final.weights.W1", "weights.W1.0.0"}
+    assert {q["quantity"] for q in kept_} >= {"X", "Y", "weights.W2", "learning_rate"}
+    # Only the changed quantities were typeset again; the page shows what derive computes.
+    assert [q["quantity"] for q in changed if q["loaded"]] == []
+    assert [q["quantity"] for q in kept_ if "\\" in q["tex"] and not q["loaded"]] == []
+    assert [q for q in now if python_tex(q) != q["tex"]] == []
+    for q in now:
+        if q["quantity"] not in ("X", "Y"):
+            assert numbers(q["value"], lookup(expected, q["quantity"], q["step"])) == [], q
+
+
+def test_the_edits_live_in_the_address_and_come_back_on_reload(seed_edited):
+    edits = json.loads(unquote(seed_edited["hash"].removeprefix("#edits=")))
+    assert edits == {"W1": [[0.5, 0.01], [0.7, 0.43], [0, 0.88]]}
+    assert seed_edited["reloaded"] == [{**q, "loaded": False} for q in seed_edited["edited"]]
+    assert seed_edited["reloaded_inputs"]["W1"][0] == ["0.5", "0.01"]
+
+
+def test_a_run_that_cannot_be_computed_shows_its_error_instead_of_numbers(seed_edited):
+    assert seed_edited["errors"] == {
+        "1e200": {"message": "seed.toml: training: step 1: the loss is inf; lower "
+                             "training.learning_rate or scale the data and weights down",
+                  "shown": 0},
+        "abc": {"message": 'X, a row per sample: "abc" is not a number', "shown": 0}}
+
+
+def test_reset_restores_the_files_numbers_and_the_page_as_built(seed_edited):
+    reset, loaded = seed_edited["reset"], seed_edited["loaded"]
+    assert [{**q, "loaded": False} for q in reset] == [{**q, "loaded": False} for q in loaded]
+    assert all(q["typeset"] and q["shown"] for q in reset)
+    assert seed_edited["reset_inputs"] == seed_edited["inputs"]
+    assert seed_edited["reset_hash"] == "" and not seed_edited["error_shown"]
+
+
+def test_no_request_leaves_the_pages_and_no_script_fails(seed_edited, chromium):
+    assert left(chromium[1]) == []
+
+
+# Formatting, printing and the static pages.
+
+FORMAT = """([values, precision]) => values.map((value) =>
+  matrixTex(value, {precision, elide: {limit: 10, head: 4, tail: 2}}))"""
+
+
+def test_the_pages_numbers_round_and_elide_as_derive_writes_them(site_page):
+    rng = np.random.default_rng(7)
+    ties = [[0.125, -0.125, 0.375, 2.5, 0.0625, -0.0], [1e22, -1e-9, 123.456, 0.5, 1.5, 2.675]]
+    values = [ties, rng.normal(size=(12, 15)).tolist(), rng.normal(size=(3, 11)).tolist(),
+              rng.normal(size=12).tolist(), [[1e-5, -2e-5, 3.0]]]
+    for precision in (0, 2, 3, 9):
+        got = site_page[0].evaluate(FORMAT, [values, precision])
+        expected = []
+        for value in values:
+            table = [[number(v, precision) for v in (row if isinstance(row, list) else [row])]
+                     for row in value]
+            expected.append(bmatrix(table, kept(len(table), 10, 4, 2),
+                                    kept(len(table[0]), 10, 4, 2)))
+        assert got == expected
+
+
+def test_each_definition_is_one_line_of_javascript_named_as_on_the_page():
+    from derive.compile.javascript import chain
+    from derive.worked import worked_example
+
+    for name in SHIPPED:
+        derivation = worked_example(ROOT / "examples" / f"{name}.toml").derivation
+        lines = chain(derivation).splitlines()
+        names = [d.symbol.name for d in derivation.definitions]
+        assert lines[0].startswith("(rt, {X, Y, W1, ") and lines[-1] == "}"
+        assert [line.split(" = ")[0] for line in lines[1:-2]] == [f"  const {n}" for n in names]
+        assert all(f"const {n} = given.{n} ?? " in line for n, line in zip(names, lines[1:]))
+        assert lines[-2] == f"  return {{{', '.join(names)}}};"
+        loss = chain(derivation, [derivation.loss]).splitlines()
+        assert set(loss[1:-2]) <= set(lines[1:-2]) and loss[-2].endswith(", L};")
+        assert "delta1" not in loss[-2]
+
+
+def test_the_page_shows_the_generated_javascript(built_site):
+    page = (built_site / "examples" / "seed" / "index.html").read_text()
+    assert 'id="the-generated-javascript"' in page
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))  # the code block's highlighting
+    assert "const S1 = given.S1 ?? rt.matmul(W1, X);" in text
+    assert page.count('<script src="../seed.js"></script>') == 1
+    assert (built_site / "examples" / "seed.js").is_file()
+
+
+def test_static_pages_have_no_script_and_no_data_attributes(tmp_path):
+    config = project(tmp_path / "static", interactive=False)
+    shutil.copyfile(ROOT / "examples" / "seed.toml", tmp_path / "static" / "examples" / "seed.toml")
+    site = build_site(site_dir=tmp_path / "static" / "site", config_file=config)
+    page = (site / "examples" / "seed" / "index.html").read_text()
+    for absent in ("derive-runtime.js", "seed.js\"", "data-derive", "derive-edit",
+                   "The generated JavaScript"):
+        assert absent not in page
+    assert not (site / "examples" / "seed.js").exists()
+    assert "The generated NumPy code" in page and "W^{[1]} = \\begin{bmatrix}" in page
