@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
                           help="the random seed: the same seed gives the same files")
     variants.add_argument("--out", type=Path, default=Path("variants"),
                           help="the folder to write (replaced whole, only if derive made it)")
+    variants.add_argument("--moodle", action="store_true",
+                          help="also write OUT/NAME-moodle.xml: the variants as a Moodle question "
+                               "bank (Moodle XML, one Cloze question per variant)")
+    variants.add_argument("--ask", action="append", metavar="[STEP:]PATH",
+                          help="with --moodle, a quantity each question asks, as in derive values "
+                               "(gradients.W1, updated.W2, intermediates.delta2, loss, or a group "
+                               "alone: gradients), in step 1 unless given; repeat for more "
+                               "(default: gradients and updated)")
     new = command("new", "create a project: mkdocs.yml, docs/index.md and a first example")
     new.add_argument("directory", type=Path, help="the folder to create (new or empty)")
     build = command("build", "build the site of mkdocs.yml in this folder")
@@ -117,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return _check(args.examples)
     if args.command == "variants":
-        return _variants(args.example, args.count, args.seed, args.out)
+        return _variants(args.example, args.count, args.seed, args.out, args.moodle, args.ask)
     if args.command == "new":
         return _new(args.directory)
     return _build(args.examples, args.site_dir)
@@ -155,7 +163,9 @@ def _default_examples() -> list[Path]:
             if not path.name.startswith(".")]
 
 
-def _variants(path: Path, count: int, seed: int, out: Path) -> int:
+def _variants(path: Path, count: int, seed: int, out: Path, moodle: bool,
+              ask: list[str] | None) -> int:
+    from .moodle import DEFAULT_ASK, asked
     from .output import require_apart, require_replaceable
     from .variants import require_count, write_variants
     from .worked import worked_example
@@ -163,17 +173,25 @@ def _variants(path: Path, count: int, seed: int, out: Path) -> int:
     require_count(count)
     if seed < 0:
         raise DeriveError(f"--seed: must be a whole number >= 0, not {seed}")
+    if ask and not moodle:
+        raise DeriveError("--ask: chooses what the Moodle questions ask; add --moodle")
     _require_folder("--out", out)
     require_replaceable(out, "--out")
     require_apart(out, "--out", [path])
+    original = worked_example(path)
+    quantities = asked(original, ask or DEFAULT_ASK) if moodle else ()
     def progress(number: int, count: int) -> None:
         if sys.stderr.isatty():
             end = "\n" if number == count else ""
             print(f"\rvariant {number} of {count}", end=end, file=sys.stderr, flush=True)
 
-    for written in write_variants(worked_example(path), count, seed, out, progress):
+    for written in write_variants(original, count, seed, out, progress, quantities):
         print(f"wrote {show_path(written)} with its answer key (.json, .tex) and question sheet",
               file=sys.stderr)
+    if moodle:
+        bank = out / f"{original.example.name}-moodle.xml"
+        print(f"wrote {show_path(bank)}: the variants as a Moodle question bank (import it with "
+              "Question bank > Import > Moodle XML format)", file=sys.stderr)
     return 0
 
 

@@ -1,15 +1,17 @@
-"""Exam variants: the same architecture with fresh, nicely rounded numbers, and answer keys."""
+"""Exam variants: the same architecture with fresh, nicely rounded numbers, answer keys, and a
+Moodle question bank."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DeriveError, show_path
+from .moodle import Asked, question_bank, variant_name
 from .output import replacing, require_apart, require_replaceable
 from .present.answer_key import answer_key, to_json
 from .present.pages import document, questions
@@ -24,16 +26,17 @@ MAX_VARIANTS = 100
 
 
 def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
-                   progress: Callable[[int, int], None] = lambda number, count: None) -> list[Path]:
+                   progress: Callable[[int, int], None] = lambda number, count: None,
+                   moodle: Sequence[Asked] = ()) -> list[Path]:
     """Write `count` variants of an example into `out`: each a `.toml`, its answer key (`.json`
-    and the worked `.tex`) and a question sheet (`-questions.tex`, no answers).
+    and the worked `.tex`) and a question sheet (`-questions.tex`, no answers); with `moodle`
+    (the quantities to ask) also `NAME-moodle.xml`, a Moodle question bank of the variants.
 
     `out` is replaced whole, and only if derive made it (or it is empty or absent) and it does
     not hold the example file.
 
     `progress(number, count)` is told of each variant as it is computed. The same `seed` always
-    gives the same files. A variant with a relu-like pre-activation of exactly 0 is drawn again,
-    so no answer hangs on the convention for the kink.
+    gives the same files (see `draw_variants`).
     """
     require_count(count)
     example = original.example
@@ -43,20 +46,7 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
                           "shorten the file name")
     require_replaceable(out, "--out")
     require_apart(out, "--out", [example.path])
-    rng = np.random.default_rng(seed)
-    variants = []
-    for number in range(1, count + 1):
-        path = out / f"{example.name}-v{number}.toml"
-        for _ in range(ATTEMPTS):
-            worked = worked_example(_variant(example, _draw(example, rng), path, number))
-            if not _on_a_kink(worked):
-                break
-        else:
-            raise DeriveError(f"{show_path(example.path)}: variants: no variant without a relu "
-                              "kink found")
-        worked.require_checked()
-        variants.append(worked)
-        progress(number, count)
+    variants = draw_variants(original, count, seed, out, progress)
     with replacing(out, "--out") as fresh:
         fresh.mkdir()
         for worked in variants:
@@ -67,7 +57,36 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
             path.with_suffix(".tex").write_text(document(page), encoding="utf-8")
             path.with_name(f"{path.stem}-questions.tex").write_text(questions(page),
                                                                     encoding="utf-8")
+        if moodle:
+            names = [variant_name(example.title, n) for n in range(1, count + 1)]
+            bank = question_bank(example.title, list(zip(names, variants)), moodle)
+            (fresh / f"{example.name}-moodle.xml").write_text(bank, encoding="utf-8")
     return [worked.example.path for worked in variants]
+
+
+def draw_variants(original: WorkedExample, count: int, seed: int, folder: Path,
+                  progress: Callable[[int, int], None] = lambda number, count: None,
+                  ) -> list[WorkedExample]:
+    """`count` variants of an example, computed and checked, named `NAME-vK.toml` in `folder`
+    (not written). The same `seed` always gives the same variants. A variant with a relu-like
+    pre-activation of exactly 0 is drawn again, so no answer hangs on the convention for the
+    kink."""
+    example = original.example
+    rng = np.random.default_rng(seed)
+    variants = []
+    for number in range(1, count + 1):
+        path = folder / f"{example.name}-v{number}.toml"
+        for _ in range(ATTEMPTS):
+            worked = worked_example(_variant(example, _draw(example, rng), path, number))
+            if not _on_a_kink(worked):
+                break
+        else:
+            raise DeriveError(f"{show_path(example.path)}: variants: no variant without a relu "
+                              "kink found")
+        worked.require_checked()
+        variants.append(worked)
+        progress(number, count)
+    return variants
 
 
 def require_count(count: int) -> None:

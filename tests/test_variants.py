@@ -104,3 +104,14 @@ def test_every_control_character_is_escaped_as_toml_requires(tmp_path):
     text = path.read_text(encoding="utf-8")
     assert not any(character in text.split("\n", 1)[0] for character in controls)
     assert tomllib.loads(text)["title"] == controls + 'end "of" \\ title (variant 1)'
+
+
+def test_a_moodle_question_bank_only_when_asked(tmp_path):
+    variants(tmp_path / "plain")
+    assert not list((tmp_path / "plain").glob("*.xml"))
+    args = ["variants", str(ROOT / "examples" / "seed.toml"), "--count", "2", "--out",
+            str(tmp_path / "moodle"), "--moodle"]
+    assert main(args) == 0
+    assert [p.name for p in (tmp_path / "moodle").glob("*.xml")] == ["seed-moodle.xml"]
+    assert sorted(p.name for p in (tmp_path / "moodle").glob("*.toml")) == [
+        "seed-v1.toml", "seed-v2.toml"]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compile import javascript
+from ..moodle import example_bank
 from ..spec import KINKED
 from ..worked import WorkedExample
 from .answer_key import answer_key, to_json
@@ -19,8 +20,9 @@ from .view import view
 def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
                   templates: tuple[Path, ...] = ()) -> dict[str, str]:
     """Docs-relative paths mapped to contents: `examples/NAME.md` (the page), `.tex`, `.json`
-    (the answer key), `-network.svg`, with several steps `-loss.svg`, and on interactive pages
-    `.js` (the script that recomputes the page, see `script`).
+    (the answer key), `-network.svg`, `-moodle.xml` (a Moodle question bank of the example and
+    three variants, see `moodle.example_bank`), with several steps `-loss.svg`, and on
+    interactive pages `.js` (the script that recomputes the page, see `script`).
 
     `templates` are folders whose files override derive's own templates of the same name.
     """
@@ -36,6 +38,7 @@ def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
         f"examples/{name}.tex": document(page, templates),
         f"examples/{name}.json": to_json(key),
         f"examples/{name}-network.svg": network_diagram(worked.example, options, templates),
+        f"examples/{name}-moodle.xml": example_bank(worked, options.precision),
     }
     if len(losses) > 1:
         files[f"examples/{name}-loss.svg"] = loss_curve(losses, templates)
