@@ -81,9 +81,10 @@ function bmatrixOf(tex) {
   return matrix ? matrix[0] : null;
 }
 
-/* The "Step k: the numbers" heading a block belongs to, or null. */
+/* The "Step k: the numbers" heading a block belongs to, or null (a recomputed quantity's
+ * block sits in its container). */
 function stepHeading(block) {
-  let node = block;
+  let node = block.closest(".derive-live") || block;
   while ((node = node.previousElementSibling)) {
     if (node.tagName === "H2") return /^step-\d+/.test(node.id) ? node : null;
   }
