@@ -188,12 +188,19 @@ def _questions(worked: WorkedExample, ask: Sequence[Asked], precision: int) -> s
         for quantity in (a.quantity for a in ask if a.step == step):
             right = _grid(_at(key[step - 1], quantity))
             wrong = _mistakes(worked, step, quantity, right.shape)
-            rows = "".join("<tr>" + "".join(
-                f"<td>{blank(right[i, j], tolerance, [(v[i, j], f) for f, v in wrong])}</td>"
-                for j in range(right.shape[1])) + "</tr>" for i in range(right.shape[0]))
             parts.append(f"<p>\\({_html(_symbol(worked, quantity))}\\):</p>\n"
-                         f"<table>{rows}</table>\n")
+                         f"{_blanks(right, wrong, tolerance)}\n")
     return "".join(parts)
+
+
+def _blanks(right: np.ndarray, wrong: list[tuple[str, np.ndarray]], tolerance: float) -> str:
+    """A table laid out like the matrix, one blank per entry."""
+    def cell(i: int, j: int) -> str:
+        return f"<td>{blank(right[i, j], tolerance, [(v[i, j], f) for f, v in wrong])}</td>"
+
+    rows, columns = right.shape
+    return "<table>" + "".join("<tr>" + "".join(cell(i, j) for j in range(columns)) + "</tr>"
+                               for i in range(rows)) + "</table>"
 
 
 def _step_title(worked: WorkedExample, step: int) -> str:
