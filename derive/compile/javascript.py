@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.jscode import JavascriptCodePrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from ..symbolic import Definition, Derivation
 
@@ -68,11 +69,12 @@ class MatrixJavascriptPrinter(JavascriptCodePrinter):
 
     def _product(self, matrices: Sequence[sympy.MatrixExpr]) -> str:
         # A times a column of ones adds up A's columns: its row sums, without forming the ones.
-        *matrices, last = matrices
-        if isinstance(last, sympy.OneMatrix) and last.shape[1] == 1 and matrices:
-            return f"{self.runtime('rowSums')}({self._product(matrices)})"
-        text = self._print(matrices[0] if matrices else last)
-        for matrix in [*matrices[1:], last] if matrices else []:
+        *rest, last = matrices
+        if isinstance(last, sympy.OneMatrix) and last.shape[1] == 1 and rest:
+            return f"{self.runtime('rowSums')}({self._product(rest)})"
+        first, *others = matrices
+        text = self._print(first)
+        for matrix in others:
             text = f"{self.runtime('matmul')}({text}, {self._print(matrix)})"
         return text
 
@@ -106,7 +108,9 @@ class MatrixJavascriptPrinter(JavascriptCodePrinter):
                 return self._print(sympy.MatMul(*term.args[:-1]))
             if rest and isinstance(first, sympy.OneMatrix):
                 sums = f"{self.runtime('colSums')}({self._product(rest)})"
-                return sums if coefficient == 1 else f"{self.runtime('scale')}({self._print(coefficient)}, {sums})"
+                if coefficient == 1:
+                    return sums
+                return f"{self.runtime('scale')}({self._print(coefficient)}, {sums})"
         return self._print(term)
 
     def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
@@ -131,7 +135,8 @@ class MatrixJavascriptPrinter(JavascriptCodePrinter):
         if variable in body.free_symbols or not matrices:
             body = body.xreplace({variable: sympy.Symbol(entry)})
             matrices = {entry: argument, **matrices}
-        return f"{self.runtime('map')}(({', '.join(matrices)}) => {self._print(body)}, {', '.join(matrices.values())})"
+        entries, arguments = ", ".join(matrices), ", ".join(matrices.values())
+        return f"{self.runtime('map')}(({entries}) => {self._print(body)}, {arguments})"
 
     def _print_Trace(self, expr: sympy.Trace) -> str:
         # tr(P Q) = sum(Pᵀ ∘ Q): never forms the product, which is N x N for tr(Yᵀ log Ŷ).
@@ -140,7 +145,9 @@ class MatrixJavascriptPrinter(JavascriptCodePrinter):
             coefficient = sympy.Mul(*(a for a in expr.arg.args if a not in factors))
             P, Q = factors
             total = f"{self.runtime('sumProduct')}({self._print(P.T)}, {self._print(Q)})"
-            return total if coefficient == 1 else f"{self._print(coefficient)}*{total}"
+            if coefficient == 1:
+                return total
+            return f"{self.parenthesize(coefficient, PRECEDENCE['Mul'])}*{total}"
         return f"{self.runtime('trace')}({self._print(expr.arg)})"
 
 
@@ -150,7 +157,7 @@ def _entry_name(matrix: str) -> str:
 
 
 def chain(derivation: Derivation, outputs: Sequence[sympy.Basic] | None = None) -> str:
-    """A JavaScript arrow function `(R, arguments, given = {}) => values` evaluating the
+    """A JavaScript arrow function `(rt, arguments, given = {}) => values` evaluating the
     definitions `outputs` need (default: every one), one line each, in order.
 
     `arguments` holds the derivation's arguments by name (X, Y, W1, b1, ..., weight_decay) as
@@ -158,14 +165,15 @@ def chain(derivation: Derivation, outputs: Sequence[sympy.Basic] | None = None) 
     `given` takes the value given instead of the computed one (a reader's own numbers), and
     what follows is computed from it. The result holds every definition printed, by name.
     """
-    chain = _needed(derivation.definitions, outputs or [d.symbol for d in derivation.definitions])
-    known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in chain
+    needed = _needed(derivation.definitions,
+                     outputs or [d.symbol for d in derivation.definitions])
+    known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in needed
              if isinstance(d.expr, ElementwiseApplyFunction)}
     printer = MatrixJavascriptPrinter(_dimensions(derivation), known)
     names = [printer._print(a) for a in derivation.arguments]
     lines = [f"  const {d.symbol.name} = given.{d.symbol.name} ?? {printer.doprint(d.expr)};"
-             for d in chain]
-    result = ", ".join(d.symbol.name for d in chain)
+             for d in needed]
+    result = ", ".join(d.symbol.name for d in needed)
     return "\n".join([f"({RUNTIME}, {{{', '.join(names)}}}, given = {{}}) => {{", *lines,
                       f"  return {{{result}}};", "}"])
 
