@@ -31,10 +31,6 @@ DEFAULT_ASK = ("gradients", "updated")
 """What a question asks unless told: every gradient and every updated parameter of step 1."""
 GROUPS = ("intermediates", "gradients", "velocity", "updated")
 """The groups of a step of the answer key whose entries a question may ask, alone or by name."""
-SITE_VARIANTS = 3
-SITE_SEED = 0
-"""The example page's bank: the example and the variants `derive variants --count 3 --seed 0`
-writes."""
 
 
 class Asked(NamedTuple):
@@ -79,9 +75,8 @@ def question_bank(category: str, questions: Sequence[tuple[str, WorkedExample]],
                   ask: Sequence[Asked], precision: int | None = None) -> str:
     """The Moodle XML of a question bank: the category `$course$/derive/CATEGORY`, then one
     Cloze question per (name, worked example), asking `ask` at `precision` decimals (None:
-    each example's own). Names must be unique; the same examples give the same bytes."""
-    if len({name for name, _ in questions}) < len(questions):
-        raise DeriveError("Moodle: two questions would share a name")
+    each example's own). The names are the caller's, each unique; the same examples give the
+    same bytes."""
     path = _xml(f"$course$/derive/{category_name(category)}")
     head = ('<?xml version="1.0" encoding="UTF-8"?>\n<quiz>\n'
             '  <question type="category">\n'
@@ -93,17 +88,11 @@ def question_bank(category: str, questions: Sequence[tuple[str, WorkedExample]],
 
 
 def example_bank(worked: WorkedExample, precision: int | None = None) -> str:
-    """The example page's bank: the example itself and its first `SITE_VARIANTS` variants of
-    seed `SITE_SEED` (those `derive variants` writes), asking `DEFAULT_ASK`."""
-    # variants writes the pages' documents: imported here, where the pages need the bank.
-    from .variants import draw_variants
-
-    example = worked.example
-    drawn = draw_variants(worked, SITE_VARIANTS, SITE_SEED, example.path.parent)
-    questions = [(example.title, worked),
-                 *((variant_name(example.title, number), variant)
-                   for number, variant in enumerate(drawn, start=1))]
-    return question_bank(example.title, questions, asked(worked), precision)
+    """The example page's bank: one question, the example itself, asking `DEFAULT_ASK`; its
+    answers are the page's numbers. (Variants are `derive variants --moodle`: each would be one
+    more example to compute on every build.)"""
+    title = worked.example.title
+    return question_bank(title, [(title, worked)], asked(worked), precision)
 
 
 def variant_name(title: str, number: int) -> str:

@@ -36,7 +36,8 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
     not hold the example file.
 
     `progress(number, count)` is told of each variant as it is computed. The same `seed` always
-    gives the same files (see `draw_variants`).
+    gives the same files. A variant with a relu-like pre-activation of exactly 0 is drawn again,
+    so no answer hangs on the convention for the kink.
     """
     require_count(count)
     example = original.example
@@ -46,7 +47,20 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
                           "shorten the file name")
     require_replaceable(out, "--out")
     require_apart(out, "--out", [example.path])
-    variants = draw_variants(original, count, seed, out, progress)
+    rng = np.random.default_rng(seed)
+    variants = []
+    for number in range(1, count + 1):
+        path = out / f"{example.name}-v{number}.toml"
+        for _ in range(ATTEMPTS):
+            worked = worked_example(_variant(example, _draw(example, rng), path, number))
+            if not _on_a_kink(worked):
+                break
+        else:
+            raise DeriveError(f"{show_path(example.path)}: variants: no variant without a relu "
+                              "kink found")
+        worked.require_checked()
+        variants.append(worked)
+        progress(number, count)
     with replacing(out, "--out") as fresh:
         fresh.mkdir()
         for worked in variants:
@@ -62,31 +76,6 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
             bank = question_bank(example.title, list(zip(names, variants)), moodle)
             (fresh / f"{example.name}-moodle.xml").write_text(bank, encoding="utf-8")
     return [worked.example.path for worked in variants]
-
-
-def draw_variants(original: WorkedExample, count: int, seed: int, folder: Path,
-                  progress: Callable[[int, int], None] = lambda number, count: None,
-                  ) -> list[WorkedExample]:
-    """`count` variants of an example, computed and checked, named `NAME-vK.toml` in `folder`
-    (not written). The same `seed` always gives the same variants. A variant with a relu-like
-    pre-activation of exactly 0 is drawn again, so no answer hangs on the convention for the
-    kink."""
-    example = original.example
-    rng = np.random.default_rng(seed)
-    variants = []
-    for number in range(1, count + 1):
-        path = folder / f"{example.name}-v{number}.toml"
-        for _ in range(ATTEMPTS):
-            worked = worked_example(_variant(example, _draw(example, rng), path, number))
-            if not _on_a_kink(worked):
-                break
-        else:
-            raise DeriveError(f"{show_path(example.path)}: variants: no variant without a relu "
-                              "kink found")
-        worked.require_checked()
-        variants.append(worked)
-        progress(number, count)
-    return variants
 
 
 def require_count(count: int) -> None:

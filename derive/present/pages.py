@@ -20,9 +20,9 @@ from .view import view
 def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
                   templates: tuple[Path, ...] = ()) -> dict[str, str]:
     """Docs-relative paths mapped to contents: `examples/NAME.md` (the page), `.tex`, `.json`
-    (the answer key), `-network.svg`, `-moodle.xml` (a Moodle question bank of the example and
-    three variants, see `moodle.example_bank`), with several steps `-loss.svg`, and on
-    interactive pages `.js` (the script that recomputes the page, see `script`).
+    (the answer key), `-network.svg`, `-moodle.xml` (the example as a Moodle question, see
+    `moodle.example_bank`), with several steps `-loss.svg`, and on interactive pages `.js` (the
+    script that recomputes the page, see `script`).
 
     `templates` are folders whose files override derive's own templates of the same name.
     """
