@@ -25,7 +25,9 @@
 
     /* A matrix from nested rows ([[...], ...]); a flat list is one column. */
     fromRows(rows) {
-      if (!rows.length || !Array.isArray(rows[0])) return new Matrix(rows.length, 1, Float64Array.from(rows));
+      if (!rows.length || !Array.isArray(rows[0])) {
+        return new Matrix(rows.length, 1, Float64Array.from(rows));
+      }
       const m = new Matrix(rows.length, rows[0].length);
       rows.forEach((row, i) => m.data.set(row, i * m.cols));
       return m;
@@ -34,7 +36,7 @@
     /* Nested rows, as NumPy's tolist() gives them. */
     toRows(m) {
       const rows = [];
-      for (let i = 0; i < m.rows; i++) rows.push(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
+      for (let i = 0; i < m.rows; i++) rows.push(Array.from(row(m, i)));
       return rows;
     },
 
@@ -42,7 +44,9 @@
     columns(m, indices) {
       const out = new Matrix(m.rows, indices.length);
       for (let i = 0; i < m.rows; i++) {
-        for (let j = 0; j < indices.length; j++) out.data[i * out.cols + j] = m.data[i * m.cols + indices[j]];
+        for (let j = 0; j < indices.length; j++) {
+          out.data[i * out.cols + j] = m.data[i * m.cols + indices[j]];
+        }
       }
       return out;
     },
@@ -60,7 +64,9 @@
     },
 
     matmul(a, b) {
-      if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
+      if (a.cols !== b.rows) {
+        throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
+      }
       const out = new Matrix(a.rows, b.cols);
       const A = a.data, B = b.data, C = out.data, n = b.cols;
       for (let i = 0; i < a.rows; i++) {
@@ -101,7 +107,7 @@
     /* A column of each row's sum (A times a column of ones). */
     rowSums(m) {
       const out = new Matrix(m.rows, 1);
-      for (let i = 0; i < m.rows; i++) out.data[i] = sum(m.data.subarray(i * m.cols, (i + 1) * m.cols));
+      for (let i = 0; i < m.rows; i++) out.data[i] = sum(row(m, i));
       return out;
     },
 
@@ -174,6 +180,11 @@
     return out;
   }
 
+  /* Row i of m, without copying. */
+  function row(m, i) {
+    return m.data.subarray(i * m.cols, (i + 1) * m.cols);
+  }
+
   function sum(values) {
     let total = 0;
     for (let i = 0; i < values.length; i++) total += values[i];
@@ -212,60 +223,80 @@
 
   /* The numbers of one run: the file's, with `edits` (the example file's keys and shapes). */
   function settings(spec, edits) {
-    const file = spec.file, where = (field, problem) => new DeriveError(`${file}: ${field}: ${problem}`);
+    const where = (field, problem) => new DeriveError(`${spec.file}: ${field}: ${problem}`);
     const [d, ...widths] = spec.network.sizes, k = widths[widths.length - 1];
     const N = spec.values.X.length;
     const given = { ...spec.values, ...edits };
     const allowed = new Set(Object.keys(spec.values));
     for (const key of Object.keys(edits)) {
-      if (!allowed.has(key)) throw where(key, `not a value of this example; use one of ${[...allowed].join(", ")}`);
+      if (!allowed.has(key)) {
+        throw where(key, `not a value of this example; use one of ${[...allowed].join(", ")}`);
+      }
     }
     const X = rt.transpose(rt.fromRows(matrix(where, "data.X", given.X, N, d)));
-    const flat = k === 1 && given.y.every((v) => !Array.isArray(v));
+    const flat = k === 1 && Array.isArray(given.y) && given.y.every((v) => !Array.isArray(v));
     const Y = flat ? rt.fromRows([vector(where, "data.y", given.y, N)])
                    : rt.transpose(rt.fromRows(matrix(where, "data.y", given.y, N, k)));
     requireTargets(where, spec.network.loss, Y);
     const parameters = {};
     for (const name of spec.parameters) {
-      const layer = Number(name.slice(1)), rows = widths[layer - 1];
-      parameters[name] = name[0] === "W"
-        ? rt.fromRows(matrix(where, `weights.${name}`, given[name], rows, spec.network.sizes[layer - 1]))
-        : rt.fromRows(vector(where, `weights.${name}`, given[name], rows));
+      const layer = Number(name.slice(1)), rows = widths[layer - 1], field = `weights.${name}`;
+      parameters[name] = rt.fromRows(name[0] === "W"
+        ? matrix(where, field, given[name], rows, spec.network.sizes[layer - 1])
+        : vector(where, field, given[name], rows));
     }
     const rate = number(where, "training.learning_rate", given.learning_rate);
-    if (!(rate > 0 && rate <= 1e6)) throw where("training.learning_rate", `must be positive (and at most 1e6), not ${rate}`);
+    if (!(rate > 0 && rate <= 1e6)) {
+      throw where("training.learning_rate", `must be positive (and at most 1e6), not ${rate}`);
+    }
     const momentum = number(where, "training.momentum", given.momentum);
-    if (!(momentum >= 0 && momentum <= 0.999)) throw where("training.momentum", `must be at least 0 and below 1, not ${momentum}`);
+    if (!(momentum >= 0 && momentum <= 0.999)) {
+      throw where("training.momentum", `must be at least 0 and below 1, not ${momentum}`);
+    }
     const decay = number(where, "training.weight_decay", given.weight_decay);
-    if (!(decay >= 0 && decay <= 1e6)) throw where("training.weight_decay", `must be at least 0 and at most 1e6, not ${decay}`);
-    if (decay > 0 && !spec.weight_decay) throw where("training.weight_decay", "this example's chain rule has no weight decay term; keep it 0");
+    if (!(decay >= 0 && decay <= 1e6)) {
+      throw where("training.weight_decay", `must be at least 0 and at most 1e6, not ${decay}`);
+    }
+    if (decay > 0 && !spec.weight_decay) {
+      throw where("training.weight_decay",
+                  "this example's chain rule has no weight decay term; keep it 0");
+    }
     return { X, Y, parameters, rate, momentum, decay };
   }
 
   function number(where, field, value) {
-    if (typeof value !== "number") throw where(field, `must be a number, not ${JSON.stringify(value)}`);
+    if (typeof value !== "number") {
+      throw where(field, `must be a number, not ${JSON.stringify(value)}`);
+    }
     if (!Number.isFinite(value)) throw where(field, `must be finite, not ${value}`);
     return value;
   }
 
   function vector(where, field, value, length) {
     if (!Array.isArray(value)) throw where(field, "must be a list of numbers");
-    if (value.length !== length) throw where(field, `must have ${length} entries, not ${value.length}`);
+    if (value.length !== length) {
+      throw where(field, `must have ${length} entries, not ${value.length}`);
+    }
     return value.map((v, i) => number(where, `${field}[${i}]`, v));
   }
 
   function matrix(where, field, value, rows, columns) {
-    if (!Array.isArray(value) || !value.length) throw where(field, "must be a non-empty list of rows");
+    if (!Array.isArray(value) || !value.length) {
+      throw where(field, "must be a non-empty list of rows");
+    }
     if (value.length !== rows) throw where(field, `must have ${rows} rows, not ${value.length}`);
     return value.map((row, i) => vector(where, `${field}[${i}]`, row, columns));
   }
 
   function requireTargets(where, loss, Y) {
     const entries = Array.from(Y.data);
-    if (loss === "bce" && !entries.every((v) => v >= 0 && v <= 1)) throw where("data.y", "bce targets must lie in [0, 1]");
+    if (loss === "bce" && !entries.every((v) => v >= 0 && v <= 1)) {
+      throw where("data.y", "bce targets must lie in [0, 1]");
+    }
     if (loss === "cross_entropy" && !(entries.every((v) => v >= 0)
         && rt.colSums(Y).data.every((total) => Math.abs(total - 1) <= 1e-9))) {
-      throw where("data.y", "cross_entropy targets must be distributions: each row >= 0, summing to 1");
+      throw where("data.y",
+                  "cross_entropy targets must be distributions: each row >= 0, summing to 1");
     }
   }
 
@@ -277,9 +308,10 @@
     // Without weight decay the objective is L: the page's J terms are left out, as derive's
     // derivation without a decay term has none.
     const dropped = (name) => !decay && (name === "R" || name === "J" || /^d[RJ]_d/.test(name));
-    const gradientOf = (name) => (decay ? spec.gradients[name] : spec.gradients[name].replace(/^dJ_d/, "dL_d"));
+    const gradientOf = (name) => spec.gradients[name].replace(/^dJ_d/, decay ? "dJ_d" : "dL_d");
     const extra = spec.weight_decay ? { weight_decay: run.decay } : {};
     const whole = spec.batch_size === run.X.cols;
+    const lossOf = (parameters) => spec.loss(rt, { X: run.X, Y: run.Y, ...parameters, ...extra }).L;
     let parameters = run.parameters, velocity = {};
     const steps = [], chains = [];
     spec.batches.forEach((samples, index) => {
@@ -288,10 +320,11 @@
       const all = spec.chain(rt, { X, Y, ...parameters, ...extra });
       const kept = Object.fromEntries(Object.entries(all).filter(([name]) => !dropped(name)));
       chains.push({ ...kept, X, Y });
-      const gradients = Object.fromEntries(spec.parameters.map((name) => [name, all[gradientOf(name)]]));
+      const gradients = Object.fromEntries(spec.parameters.map(
+        (name) => [name, all[gradientOf(name)]]));
       let updated;
       [velocity, updated] = update(spec, parameters, gradients, velocity, run.rate, run.momentum);
-      const dataLoss = whole ? null : spec.loss(rt, { X: run.X, Y: run.Y, ...parameters, ...extra }).L;
+      const dataLoss = whole ? null : lossOf(parameters);
       requireFinite(spec, step, kept, updated, velocity, dataLoss);
       steps.push({
         step,
@@ -309,10 +342,11 @@
       });
       parameters = updated;
     });
-    const final = spec.loss(rt, { X: run.X, Y: run.Y, ...parameters, ...extra }).L;
+    const final = lossOf(parameters);
     if (!Number.isFinite(final)) {
-      throw new DeriveError(`${spec.file}: training: after step ${spec.steps}: the loss is ${pythonFloat(final)}; `
-                            + "lower training.learning_rate or scale the data and weights down",
+      throw new DeriveError(`${spec.file}: training: after step ${spec.steps}: the loss is `
+                            + `${pythonFloat(final)}; lower training.learning_rate or scale the `
+                            + "data and weights down",
                             { step: spec.steps, quantity: "final.loss" });
     }
     const values = {
@@ -349,7 +383,8 @@
       const next = {};
       for (const name of Object.keys(parameters)) {
         if (frozen.has(name)) continue;
-        next[name] = name in velocity ? rt.add(rt.scale(momentum, velocity[name]), gradients[name]) : gradients[name];
+        next[name] = name in velocity
+          ? rt.add(rt.scale(momentum, velocity[name]), gradients[name]) : gradients[name];
       }
       velocity = next;
     }
@@ -363,7 +398,8 @@
 
   /* Parameters as the answer key writes them: W_l as rows, b_l as a flat list. */
   function named(values) {
-    return Object.fromEntries(Object.entries(values).map(([name, m]) => [name, name[0] === "b" ? Array.from(m.data) : rt.toRows(m)]));
+    return Object.fromEntries(Object.entries(values).map(
+      ([name, m]) => [name, name[0] === "b" ? Array.from(m.data) : rt.toRows(m)]));
   }
 
   /* Throw naming the step and the first quantity that is not finite, as derive's training does. */
@@ -377,7 +413,8 @@
       if (entries.every(Number.isFinite)) continue;
       const gradient = name.match(/^d([LRJ])_d(\w+)$/);
       const shown = { L: "the loss", J: "the objective" }[name]
-        || (gradient && spec.parameters.includes(gradient[2]) ? `d${gradient[1]}/d${gradient[2]}` : name);
+        || (gradient && spec.parameters.includes(gradient[2])
+          ? `d${gradient[1]}/d${gradient[2]}` : name);
       const kind = entries.some(Number.isNaN) ? "nan" : "inf";
       throw new DeriveError(`${spec.file}: training: step ${step}: ${shown} is ${kind}; lower `
                             + "training.learning_rate or scale the data and weights down",

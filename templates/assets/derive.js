@@ -59,8 +59,8 @@ function addCopyButtons() {
     if (heading) steps.set(heading, [...(steps.get(heading) || []), block]);
     if (block.nextElementSibling?.classList.contains("derive-copy")) continue;
     const matrix = bmatrixOf(texOf(block));
-    block.after(copyButton("copy LaTeX", () => bmatrixOf(texOf(block)) || texOf(block),
-                           matrix ? "Copy this matrix as a LaTeX bmatrix" : "Copy this formula as LaTeX"));
+    const title = matrix ? "Copy this matrix as a LaTeX bmatrix" : "Copy this formula as LaTeX";
+    block.after(copyButton("copy LaTeX", () => bmatrixOf(texOf(block)) || texOf(block), title));
   }
   for (const [heading, blocks] of steps) {
     if (heading.querySelector(".derive-copy")) continue;
@@ -129,9 +129,10 @@ function copy(text, button, label) {
  * (#edits=...), so a reload or a shared link shows the same numbers; reset restores the file's.
  */
 const EDITS = "#edits=";
-const LABELS = { X: "X, a row per sample", y: "y, a row per sample", learning_rate: "learning rate η",
-                 momentum: "momentum μ", weight_decay: "weight decay λ" };
-const SETTINGS = new Set(["learning_rate", "training.momentum", "training.weight_decay"]);
+const LABELS = { X: "X, a row per sample", y: "y, a row per sample",
+                 learning_rate: "learning rate η", momentum: "momentum μ",
+                 weight_decay: "weight decay λ" };
+const SETTINGS = new Set(["learning_rate", "training.momentum"]);
 
 if (document.readyState === "loading") {
   document.addEventListener("DOMContentLoaded", startLivePage);
@@ -150,7 +151,8 @@ function startLivePage() {
     elements: [...document.querySelectorAll("[data-derive-quantity]")],
   };
   buildPanel(page);
-  derive.page = { settled: Promise.resolve(), update: () => update(page), reset: () => reset(page) };
+  derive.page = { settled: Promise.resolve(), update: () => update(page),
+                  reset: () => reset(page) };
   if (location.hash.startsWith(EDITS)) {
     try {
       fill(page, JSON.parse(decodeURIComponent(location.hash.slice(EDITS.length))));
@@ -166,13 +168,15 @@ function startLivePage() {
 function buildPanel(page) {
   const box = element("details", { className: "note derive-panel", open: true });
   box.append(element("summary", { textContent: "Edit the numbers" }),
-             element("p", { textContent: "Type your own data, weights or settings: every number of "
-               + "the steps below, the loss table and the final weights is computed again in this page, "
-               + "by the chain rule printed as JavaScript at the end of the page. The hand calculations, "
-               + "the figures and the checks keep the example file's numbers." }));
+             element("p", { textContent: "Type your own data, weights or settings: every "
+               + "number of the steps below, the loss table and the final weights is computed "
+               + "again in this page, by the chain rule printed as JavaScript at the end of the "
+               + "page. The hand calculations, the figures and the checks keep the example "
+               + "file's numbers." }));
   const grid = element("div", { className: "derive-inputs" });
   for (const [key, value] of Object.entries(page.file)) {
-    if ((key === "momentum" && !page.example.momentum) || (key === "weight_decay" && !page.example.weightDecay)) continue;
+    const unused = { momentum: !page.example.momentum, weight_decay: !page.example.weightDecay };
+    if (unused[key]) continue;
     const field = element("fieldset", {});
     field.append(element("legend", { textContent: LABELS[key] || key }));
     const rows = Array.isArray(value) ? (Array.isArray(value[0]) ? value : [value]) : [[value]];
@@ -232,7 +236,9 @@ function readEdits(page) {
       const text = input.value.trim(), number = Number(text);
       const bad = text === "" || !Number.isFinite(number);
       input.setAttribute("aria-invalid", String(bad));
-      if (bad) throw new Error(`${LABELS[key] || key}: ${JSON.stringify(input.value)} is not a number`);
+      if (bad) {
+        throw new Error(`${LABELS[key] || key}: ${JSON.stringify(input.value)} is not a number`);
+      }
       return number;
     }));
     const file = page.file[key];
@@ -253,8 +259,8 @@ function update(page) {
     return derive.page.settled;
   }
   const address = location.pathname + location.search;
-  history.replaceState(history.state, "",
-                       Object.keys(edits).length ? `${address}${EDITS}${encodeURIComponent(JSON.stringify(edits))}` : address);
+  const fragment = `${EDITS}${encodeURIComponent(JSON.stringify(edits))}`;
+  history.replaceState(history.state, "", Object.keys(edits).length ? address + fragment : address);
   try {
     run = page.example.run(edits);
   } catch (err) {
@@ -276,7 +282,7 @@ function update(page) {
 /* Back to the example file's numbers, as the page was built. */
 function reset(page) {
   fill(page, page.file);
-  for (const row of Object.values(page.inputs).flat()) row.forEach((input) => input.removeAttribute("aria-invalid"));
+  for (const input of Object.values(page.inputs).flat(2)) input.removeAttribute("aria-invalid");
   history.replaceState(history.state, "", location.pathname + location.search);
   showError(page, "");
   document.body.classList.remove("derive-edited");
@@ -338,16 +344,20 @@ function remember(page, node, math) {
 
 /* The TeX of a shown quantity with a new value: its bmatrix, or the number after " = ". */
 function retex(tex, value, quantity, page) {
-  if (bmatrixOf(tex)) return tex.replace(/\\begin\{bmatrix\}[\s\S]*?\\end\{bmatrix\}/, () => matrixTex(value, page));
+  if (bmatrixOf(tex)) {
+    return tex.replace(/\\begin\{bmatrix\}[\s\S]*?\\end\{bmatrix\}/, () => matrixTex(value, page));
+  }
   const number = SETTINGS.has(quantity) ? setting(value) : fixed(value, page.precision);
   return `${tex.slice(0, tex.indexOf(" = "))} = ${number}`;
 }
 
 /* Rows (a flat list is a column) as the page's bmatrix: derive/present/latex.py's `bmatrix`. */
 function matrixTex(value, page) {
-  const table = Array.isArray(value) ? value.map((row) => (Array.isArray(row) ? row : [row])) : [[value]];
+  const table = Array.isArray(value)
+    ? value.map((row) => (Array.isArray(row) ? row : [row])) : [[value]];
   const { limit, head, tail } = page.elide;
-  const rows = kept(table.length, limit, head, tail), columns = kept(table[0].length, limit, head, tail);
+  const rows = kept(table.length, limit, head, tail);
+  const columns = kept(table[0].length, limit, head, tail);
   const lines = rows.map((i) => columns.map((j) => {
     if (j === null) return i === null ? "\\ddots" : "\\cdots";
     return i === null ? "\\vdots" : fixed(table[i][j], page.precision);
@@ -383,7 +393,7 @@ function fixed(x, precision) {
 /* A setting (η, μ, λ) as derive/present/latex.py's `setting`: six significant digits. */
 function setting(x) {
   const strip = (text) => (text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
-  const [mantissa, exponent] = x.toExponential(5).split("e").map((part, i) => (i ? Number(part) : part));
+  const [mantissa, power] = x.toExponential(5).split("e"), exponent = Number(power);
   if (exponent < -4 || exponent >= 6) return `${strip(mantissa)} \\times 10^{${exponent}}`;
   return strip(x.toFixed(5 - exponent));
 }
@@ -391,7 +401,8 @@ function setting(x) {
 /* Whether two values (numbers, or nested lists of them) are equal entry by entry. */
 function same(a, b) {
   if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => same(x, b[i]));
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length
+      && a.every((x, i) => same(x, b[i]));
   }
   return a === b;
 }
