@@ -13,6 +13,7 @@ from derive.cli import main
 from derive.errors import DeriveError
 from derive.present.options import RenderOptions
 from derive.present.view import view
+from derive.site.plugin import MISTAKES_MARKER
 from derive.worked import worked_example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +94,23 @@ def test_each_command_derives_and_trains_each_example_once(command, counted, tmp
     monkeypatch.chdir(ROOT)  # with an empty cache: a build computes what is not cached
     assert main([part.format(tmp=tmp_path) for part in command]) == 0
     examples = 1 + 2 * (command[0] == "variants")  # the original and each variant
+    if command[0] == "build":  # and the examples the hand-written pages show
+        examples = len({"examples/seed.toml", *catalogue_examples()})
+    assert counted == {"derive": examples, "train": examples}
+
+
+def catalogue_examples() -> list[str]:
+    """The example files the docs' mistake catalogue is worked on."""
+    found = MISTAKES_MARKER.search((ROOT / "docs" / "check-your-numbers.md").read_text())
+    return found["examples"].split()
+
+
+def test_an_unchanged_build_computes_no_example_even_for_the_catalogue(counted, tmp_path,
+                                                                        monkeypatch, cache):
+    monkeypatch.chdir(ROOT)
+    for _ in range(2):
+        assert main(["build", "examples/seed.toml", "--site-dir", str(tmp_path / "site")]) == 0
+    examples = len({"examples/seed.toml", *catalogue_examples()})
     assert counted == {"derive": examples, "train": examples}
 
 

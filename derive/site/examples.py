@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
@@ -183,6 +183,21 @@ def results_key(path: Path, options: RenderOptions, templates: tuple[Path, ...])
     """The hash of everything an example's files depend on: the example file's name and bytes,
     and what every example's files depend on (`_shared_digest`)."""
     return _key(path, _shared_digest(options, templates))
+
+
+def cached_text(name: str, paths: list[Path], options: RenderOptions,
+                templates: tuple[Path, ...], compute: Callable[[], str]) -> str:
+    """Text made from the examples at `paths` (a hand-written page's generated part, such as the
+    mistake catalogue): from the results cache, else `compute()`d and cached, under the same
+    rules and key parts as an example's files, so an unchanged build never computes it."""
+    parts = [part for path in paths for part in (path.name, _read(path))]
+    key = store.fingerprint(name, *parts, _shared_digest(options, templates))
+    cached = _cached_files(key)
+    if cached is not None and name in cached:
+        return cached[name]
+    text = compute()
+    _store(key, {name: text})
+    return text
 
 
 def _key(path: Path, shared: str) -> str:

@@ -44,7 +44,13 @@ from ..present.options import RenderOptions
 from ..present.render import TEMPLATES
 from ..spec import MAX_PRECISION
 from .blocks import embed
-from .examples import GeneratedFile, Known, checked_worked_example, generate_example_files
+from .examples import (
+    GeneratedFile,
+    Known,
+    cached_text,
+    checked_worked_example,
+    generate_example_files,
+)
 
 if TYPE_CHECKING:
     from ..worked import WorkedExample
@@ -288,9 +294,13 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
         mkdocs.yml)."""
         from ..mistakes import catalogue_markdown  # SymPy only for a page with the catalogue
 
-        try:
+        def compute() -> str:
             return catalogue_markdown([self._worked_example(path) for path in written],
                                       self._templates())
+
+        try:
+            paths = [(self._root / path).resolve() for path in written]
+            return cached_text("mistakes", paths, self._options(), self._templates(), compute)
         except DeriveError as err:
             raise SiteError(f"{page}: derive:mistakes: {err}") from err
 
