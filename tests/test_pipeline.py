@@ -159,11 +159,12 @@ def test_a_worked_example_shows_itself_in_a_notebook():
     page = worked._repr_markdown_()
     assert page.startswith("# Seed") and "$$" in page
     assert "![" not in page and "!!! note" not in page and "title:" not in page
+    assert page.count('<img src="data:image/svg+xml;base64,') == 2  # the diagram, the loss curve
     for name, step, value in [("dL_dW2", 1, worked.steps[0].gradients["W2"]),
                               ("W2_new", 2, worked.steps[1].updated["W2"])]:
         expected = " & ".join(f"{v:.4f}" for v in value.ravel())
-        assert worked.matrix(name, step) == rf"\begin{{bmatrix}}{expected}\end{{bmatrix}}"
-    assert worked.matrix("L") == f"{worked.steps[0].loss:.4f}"
+        assert rf" = \begin{{bmatrix}}{expected}\end{{bmatrix}} \in" in worked.matrix(name, step)
+    assert worked.matrix("L") == f"L = {worked.steps[0].loss:.4f}"
     assert worked.latex().startswith(r"\documentclass")
     with pytest.raises(DeriveError, match="not a quantity of this example; use one of X, Y"):
         worked.matrix("Q")
