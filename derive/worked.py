@@ -54,11 +54,17 @@ class WorkedExample:
 
         return markdown(self)
 
-    def matrix(self, name: str, step: int = 1) -> str:
-        """One quantity of one step as the page's LaTeX (a bmatrix; a number for L)."""
+    def matrix(self, name: str, step: int = 1, precision: int | None = None,
+               form: str = "numbers") -> str:
+        """One quantity of one step as the page's LaTeX, a `str` that Jupyter shows typeset.
+
+        `form` is "numbers" (a bmatrix; a number for L), "formula" or "both", as in a `derive`
+        block; `name` as the page (Y, dL_dW1), the example file (y) or `derive values`
+        (gradients.W1) name it; `precision` is the example's unless given.
+        """
         from .present.notebook import matrix
 
-        return matrix(self, name, step)
+        return matrix(self, name, step, precision, form)
 
     def latex(self) -> str:
         """The whole worked example as a standalone LaTeX document."""
