@@ -130,7 +130,19 @@ class Example:
 
 
 def load_example(path: Path | str) -> Example:
-    """Read and validate one example file; raise `SpecError` naming the file and field."""
+    """Read and validate one example file (TOML, see docs/example-files.md or `derive help
+    example-file`) into a frozen `Example`, without training anything.
+
+    In the file X is N x d and y is N x k (one row per sample; a flat list when k = 1); the
+    returned `Example` holds X as d x N and Y as k x N (one column per sample), W_l as
+    n_l x n_(l-1) and b_l as a column. A bad file raises `SpecError` naming the file and field.
+
+    Example:
+        >>> from derive import load_example
+        >>> example = load_example("examples/seed.toml")
+        >>> example.X.shape, example.Y.shape, [W.shape for W in example.weights]
+        ((2, 4), (1, 4), [(3, 2), (1, 3)])
+    """
     path = Path(path)
     data = _read(path)
     _require_name(path)
@@ -141,13 +153,51 @@ def load_example(path: Path | str) -> Example:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise SpecError(path, "toml", f"invalid TOML ({err})") from None
+        problem = _unclosed(text, str(err)) or err
+        raise SpecError(path, "toml", f"invalid TOML ({problem})") from None
     except ValueError:  # Python's limit of 4300 digits on converting an integer
         raise SpecError(path, "toml",
                         "invalid TOML (an integer with more than 4300 digits)") from None
     except RecursionError:
         raise SpecError(path, "toml", "invalid TOML (arrays or tables nested too deeply)") from None
     return _Validator(path).example(raw)
+
+
+_TOML_TOKENS = re.compile(
+    r'"""(?:\\.|[^\\])*?(?:"""|\Z)'  # a multi-line basic string
+    r"|'''.*?(?:'''|\Z)"  # a multi-line literal string
+    r'|"(?:\\.|[^"\\\n])*"?'  # a basic string, to its line's end if unclosed
+    r"|'[^'\n]*'?"  # a literal string
+    r"|#[^\n]*|[\[\]{}]", re.DOTALL)
+"""What can hold a bracket in TOML: strings (skipped whole), comments and the brackets."""
+_NOTICED = re.compile(r"\(at line (\d+), column (\d+)\)|\(at end of document\)")
+
+
+def _unclosed(text: str, error: str) -> str | None:
+    """Where an array or inline table that is never closed opened, when it opened no later
+    than where TOML's parser noticed the error (`error`): the parser notices only later."""
+    opened: list[int] = []
+    header_end = -1
+    for token in _TOML_TOKENS.finditer(text):
+        bracket, at = token[0], token.start()
+        if at < header_end or bracket not in "[]{}":
+            continue
+        if bracket == "[" and not opened and not text[text.rfind("\n", 0, at) + 1:at].strip():
+            end = text.find("\n", at)  # a [table] header, to its line's end
+            header_end = len(text) if end < 0 else end
+        elif bracket in "[{":
+            opened.append(at)
+        elif opened and text[opened[-1]] == {"]": "[", "}": "{"}[bracket]:
+            opened.pop()
+    noticed = _NOTICED.search(error)
+    if not opened or noticed is None:
+        return None
+    line = text.count("\n", 0, opened[0]) + 1
+    if noticed[1] and line > int(noticed[1]):
+        return None
+    where = (f"noticed at line {noticed[1]}, column {noticed[2]}" if noticed[1]
+             else "the file ends first")
+    return f"the {text[opened[0]]} opened on line {line} is never closed; {where}"
 
 
 def _read(path: Path) -> bytes:

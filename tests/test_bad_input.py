@@ -481,3 +481,28 @@ def test_a_system_error_naming_a_path_with_a_newline_is_one_line(tmp_path, capsy
     monkeypatch.setattr("derive.worked.worked_example", refused)
     assert main(["values", SEED_PATH]) == 2
     assert_one_line(capsys.readouterr().err, f"{shown!r}: Permission denied")
+
+
+@pytest.mark.parametrize(("replaced", "replacement", "message"), [
+    # A row's closing bracket forgotten: TOML's parser notices on the next line.
+    ("[0.20, -0.05]]", "[0.20, -0.05]", ("the [ opened on line 15 is never closed; noticed at "
+                                         "line 16, column 1")),
+    # An array spread over lines, unclosed: the parser notices at the next table.
+    ("W2 = [[0.02, 0.03, 0.09]]", "W2 = [\n  [0.02, 0.03, 0.09],\n",
+     "the [ opened on line 20 is never closed; noticed at line 24, column 2"),
+    # Brackets inside strings and comments do not count; the file can end first.
+    ('title = "Seed: a 2-3-1 ReLU network"', 'title = "a [b"  # [', ""),
+    ("precision = 4", "precision = 4\nnotes = [\"]\", # ]\n",
+     "the [ opened on line 28 is never closed; the file ends first"),
+])
+def test_an_unclosed_bracket_names_the_line_where_it_opened(tmp_path, capsys, replaced,
+                                                           replacement, message):
+    path = tmp_path / "seed.toml"
+    path.write_text(SEED.replace(replaced, replacement))
+    code = main(["values", str(path)])
+    err = capsys.readouterr().err
+    if not message:  # a valid file whose strings and comments hold brackets
+        assert code == 0, err
+        return
+    assert code == 2
+    assert_one_line(err, f"{path}: toml: invalid TOML ({message})\n")
