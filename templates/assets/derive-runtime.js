@@ -11,12 +11,14 @@
 (function (derive) {
   "use strict";
 
-  /* A rows x cols matrix of float64, row-major. */
+  /* A rows x cols matrix of float64, row-major; never changed once made. `transposed` is the
+   * matrix this one is the transpose of, if it was made by `transpose`. */
   class Matrix {
     constructor(rows, cols, data) {
       this.rows = rows;
       this.cols = cols;
       this.data = data || new Float64Array(rows * cols);
+      this.transposed = null;
     }
   }
 
@@ -33,10 +35,15 @@
       return m;
     },
 
-    /* Nested rows, as NumPy's tolist() gives them. */
+    /* Nested rows, as NumPy's tolist() gives them (a loop: Array.from of a typed array is
+     * several times slower, and an answer key holds every matrix of every step). */
     toRows(m) {
-      const rows = [];
-      for (let i = 0; i < m.rows; i++) rows.push(Array.from(row(m, i)));
+      const rows = new Array(m.rows), D = m.data, n = m.cols;
+      for (let i = 0; i < m.rows; i++) {
+        const line = new Array(n);
+        for (let j = 0; j < n; j++) line[j] = D[i * n + j];
+        rows[i] = line;
+      }
       return rows;
     },
 
@@ -55,25 +62,31 @@
       return new Matrix(rows, cols, new Float64Array(rows * cols).fill(1));
     },
 
+    /* Mᵀ, which remembers M: a product with it reads M's rows (see matmul). */
     transpose(m) {
-      const out = new Matrix(m.cols, m.rows);
+      const out = new Matrix(m.cols, m.rows), D = m.data, T = out.data;
       for (let i = 0; i < m.rows; i++) {
-        for (let j = 0; j < m.cols; j++) out.data[j * m.rows + i] = m.data[i * m.cols + j];
+        for (let j = 0; j < m.cols; j++) T[j * m.rows + i] = D[i * m.cols + j];
       }
+      out.transposed = m;
       return out;
     },
 
+    /* A B as dot products of A's rows with Bᵀ's, each summed in a register; the chain rule's
+     * products with a transpose (δ Zᵀ) read the untransposed matrix, copying nothing. */
     matmul(a, b) {
       if (a.cols !== b.rows) {
         throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
       }
-      const out = new Matrix(a.rows, b.cols);
-      const A = a.data, B = b.data, C = out.data, n = b.cols;
+      const out = new Matrix(a.rows, b.cols), m = a.cols, n = b.cols;
+      const A = a.data, T = (b.transposed || rt.transpose(b)).data, C = out.data;
       for (let i = 0; i < a.rows; i++) {
-        for (let k = 0; k < a.cols; k++) {
-          const x = A[i * a.cols + k];
-          const row = k * n, target = i * n;
-          for (let j = 0; j < n; j++) C[target + j] += x * B[row + j];
+        const row = i * m;
+        for (let j = 0; j < n; j++) {
+          const column = j * m;
+          let total = 0;
+          for (let k = 0; k < m; k++) total += A[row + k] * T[column + k];
+          C[i * n + j] = total;
         }
       }
       return out;
@@ -85,11 +98,13 @@
     mul: (a, b) => broadcast(a, b, (x, y) => x * y),
 
     neg(m) {
-      return rt.map((x) => -x, m);
+      return rt.scale(-1, m);
     },
 
     scale(c, m) {
-      return rt.map((x) => c * x, m);
+      const out = new Matrix(m.rows, m.cols), A = m.data, C = out.data;
+      for (let i = 0; i < A.length; i++) C[i] = c * A[i];
+      return out;
     },
 
     /* f of the entries at each position of one or more matrices of the same shape. */
@@ -410,7 +425,7 @@
     if (dataLoss !== null) quantities.push(["the loss of all samples", dataLoss]);
     for (const [name, value] of quantities) {
       const entries = typeof value === "number" ? [value] : value.data;
-      if (entries.every(Number.isFinite)) continue;
+      if (finite(entries)) continue;
       const gradient = name.match(/^d([LRJ])_d(\w+)$/);
       const shown = { L: "the loss", J: "the objective" }[name]
         || (gradient && spec.parameters.includes(gradient[2])
@@ -422,24 +437,44 @@
     }
   }
 
+  function finite(entries) {
+    for (let i = 0; i < entries.length; i++) if (!Number.isFinite(entries[i])) return false;
+    return true;
+  }
+
   function pythonFloat(x) {
     return Number.isNaN(x) ? "nan" : x === Infinity ? "inf" : x === -Infinity ? "-inf" : String(x);
   }
 
   /* The relu-like pre-activations within rounding of their kink (derive/verify/kinks.py): |S|
-   * at most n·ε·(|W| |Z| + |b|), n the fan-in plus the bias, and that bound above 0. */
+   * at most n·ε·(|W| |Z| + |b|), n the fan-in plus the bias, and that bound above 0. The bound
+   * is summed only where a cheaper one above it, n·ε·(Σ_k |W_ik| · max_k |Z_kj| + |b_i|),
+   * leaves S in reach: that is rare, and the product |W| |Z| would cost as much as S. */
   function nearKinks(spec, step, X, parameters, values) {
     if (step < spec.kinks_from) return {};
     const found = [];
     for (const layer of spec.kinked) {
-      const previous = layer === 1 ? X : values[`Z${layer - 1}`];
+      const Z = layer === 1 ? X : values[`Z${layer - 1}`], S = values[`S${layer}`];
       const W = parameters[`W${layer}`], b = parameters[`b${layer}`];
-      let magnitude = rt.matmul(rt.map(Math.abs, W), rt.map(Math.abs, previous));
-      if (b) magnitude = rt.add(magnitude, rt.map(Math.abs, b));
-      const bound = rt.scale((W.cols + 1) * EPS, magnitude), S = values[`S${layer}`];
+      const n = W.cols, factor = (n + 1) * EPS;
+      const rowSums = rt.rowSums(rt.map(Math.abs, W)).data;
+      const columnMax = new Float64Array(Z.cols);
+      for (let k = 0; k < n; k++) {
+        for (let j = 0; j < Z.cols; j++) {
+          columnMax[j] = Math.max(columnMax[j], Math.abs(Z.data[k * Z.cols + j]));
+        }
+      }
       for (let i = 0; i < S.rows; i++) {
+        const bias = b ? Math.abs(b.data[i]) : 0;
         for (let j = 0; j < S.cols; j++) {
-          const value = S.data[i * S.cols + j], limit = bound.data[i * S.cols + j];
+          const value = S.data[i * S.cols + j];
+          // 1.001: rounding never lifts the sum above the cheaper bound.
+          if (!(Math.abs(value) <= 1.001 * factor * (rowSums[i] * columnMax[j] + bias))) continue;
+          let total = 0;
+          for (let k = 0; k < n; k++) {
+            total += Math.abs(W.data[i * n + k]) * Math.abs(Z.data[k * Z.cols + j]);
+          }
+          const limit = factor * (total + bias);
           if (Math.abs(value) <= limit && limit > 0) {
             found.push({ quantity: `intermediates.S${layer}`, entry: [i, j], value, bound: limit });
           }
