@@ -6,6 +6,7 @@ is ever evaluated, parsed as an expression or handed to SymPy.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import os
@@ -13,6 +14,7 @@ import re
 import stat
 import tomllib
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +33,36 @@ MAX_LAYERS = 32
 MAX_SAMPLES = 100_000
 MAX_STEPS = 10_000
 MAX_PRECISION = 12
-MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024
+"""Bytes of an example file (TOML's parser takes about a second per MiB of numbers)."""
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5_000
 MAX_NAME = 100
-MAX_KEPT_NUMBERS = 5_000_000
-"""Numbers a run keeps (every intermediate of every step): about 40 MB in memory and 100 MB of
-JSON answer key."""
+MAX_KEPT_NUMBERS = 1_000_000
+"""Numbers a run keeps (`kept`): 8 MB in memory, at most about 40 MB of JSON answer key."""
+MAX_WORK = 3_500_000_000
+"""Operations of a run and its build (`work`): about 5 s here."""
 MAX_EXACT_ENTRIES = 1_000
 """Parameters x samples in exact fractions (200 x 200 took 128 s)."""
+MAX_EXACT_DIGITS = 4_000
+"""Digits of the largest fraction of the exact steps (`exact_digits`); Python refuses to print
+an integer of more than 4,300."""
+EXACT_STEPS = 3
+"""Steps computed in exact fractions as well when the example asks for them (`worked`)."""
+CHECKED_ENTRIES = 256
+"""Entries per parameter the gradient check compares (`verify.gradcheck.MAX_ENTRIES`)."""
+CALL = 1_000
+"""Operations `work` charges for one NumPy call or Python step, whatever its size."""
+MATRIX = 8
+"""Values `answer_key_values` counts for a matrix, whatever its size: its name and lists."""
+COSTS = {"layer": 47_000_000, "asked": 830_000, "blank": 67_000, "blank layer": 40_000,
+         "term": 600_000, "number": 600, "read": 1_300}
+"""Operations `work` charges for what a build does beyond the run, measured here at about
+1.5 ns an operation: SymPy's work for each layer (derivation, code, formulas), the Moodle
+question's mistakes for each parameter matrix asked times the layers they pass through, its
+blanks for each parameter entry (and again per layer), each term of a hand calculation (a SymPy
+sum over the batch), each value of the answer key written as JSON, and each number of the data
+read (twice in a build)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
     chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000))
@@ -258,17 +281,21 @@ class _Validator:
                 raise self.fail(table, "must be a table")
         network = self.network(raw["network"])
         X, Y = self.data(raw["data"], network)
-        weights, biases, drawn = self.weights(raw["weights"], network)
         training = raw.get("training", {})
         render = raw.get("render", {})
         self.keys("training", training)
         self.keys("render", render)
-        for array in (X, Y, *weights, *biases):
-            array.setflags(write=False)  # an Example is shared by every front end: data only
         samples = X.shape[1]
         steps = self.integer("training.steps", training.get("steps", 1), 1, MAX_STEPS)
-        self.budget(network, samples, steps)
-        return Example(
+        batch_size = self.integer("training.batch_size", training.get("batch_size", samples), 1,
+                                  samples)
+        # The budget first: nothing is drawn or allocated for a run beyond it.
+        self.budget(network, samples, batch_size, steps)
+        exact = self.exact(render.get("exact", False), network, samples)
+        weights, biases, drawn = self.weights(raw["weights"], network)
+        for array in (X, Y, *weights, *biases):
+            array.setflags(write=False)  # an Example is shared by every front end: data only
+        example = Example(
             path=self.path,
             title=self.title(raw.get("title", "")),
             description=self.text("description", raw.get("description", ""), MAX_DESCRIPTION),
@@ -281,9 +308,8 @@ class _Validator:
             steps=steps,
             precision=self.integer("render.precision", render.get("precision", 4), 0,
                                    MAX_PRECISION),
-            exact=self.exact(render.get("exact", False), network, samples),
-            batch_size=self.integer("training.batch_size", training.get("batch_size", samples),
-                                    1, samples),
+            exact=exact,
+            batch_size=batch_size,
             shuffle_seed=self.seed(training.get("shuffle_seed")),
             freeze=self.freeze(training.get("freeze", []), network),
             weight_decay=self.bounded("training.weight_decay", training.get("weight_decay", 0.0),
@@ -292,6 +318,9 @@ class _Validator:
                                   0.999, "at least 0 and below 1"),
             drawn=drawn,
         )
+        if exact:
+            self.exact_digits(example)
+        return example
 
     def keys(self, table: str, values: dict[str, Any]) -> None:
         allowed = _SCHEMA[table]
@@ -430,6 +459,11 @@ class _Validator:
             raise self.fail(field, "must be a list of numbers")
         if len(value) != length:
             raise self.fail(field, f"must have {length} entries, not {len(value)}")
+        if all(type(v) is float or type(v) is int for v in value):  # the common case, at once
+            with contextlib.suppress(OverflowError):
+                array = np.array(value, dtype=float)
+                if np.isfinite(array).all():
+                    return array
         return np.array([self.number(f"{field}[{i}]", v) for i, v in enumerate(value)], dtype=float)
 
     def number(self, field: str, value: Any) -> float:
@@ -482,19 +516,21 @@ class _Validator:
             raise self.fail(field, f"must not hold U+{ord(char):04X} ({_kind(char)}), found at "
                             f"character {found.start() + 1}")
 
-    def budget(self, network: Network, samples: int, steps: int) -> None:
-        """Refuse a run that would keep more than `MAX_KEPT_NUMBERS` numbers.
-
-        Each step keeps S, Z, G and delta of every layer (units x samples each) and the
-        parameters, their gradients (and weight decay's), their velocity and their update.
-        """
-        units = sum(network.sizes[1:])
-        kept = steps * (samples * units * 4 + 5 * _parameter_count(network))
-        if kept > MAX_KEPT_NUMBERS:
-            raise self.fail("training.steps", f"the run would keep {kept:,} numbers (steps x "
-                            "(samples x units x 4 + parameters x 5)); at most "
+    def budget(self, network: Network, samples: int, batch: int, steps: int) -> None:
+        """Refuse a run that would keep more than `MAX_KEPT_NUMBERS` numbers or take more than
+        `MAX_WORK` operations, from the shape alone (before any weight is drawn)."""
+        numbers = kept(network, batch, steps)
+        if numbers > MAX_KEPT_NUMBERS:
+            raise self.fail("training.steps", f"the run would keep {numbers:,} numbers (steps x "
+                            "(batch x units x 4 + parameters x 5)); at most "
                             f"{MAX_KEPT_NUMBERS:,}: lower training.steps, the samples or the "
                             "widths")
+        parts = work(network, samples, batch, steps)
+        if sum(parts.values()) > MAX_WORK:
+            shown = ", ".join(f"{name} {count:.1e}" for name, count in parts.items())
+            raise self.fail("training.steps", f"the run would take {sum(parts.values()):,} "
+                            f"operations ({shown}); at most {MAX_WORK:,}: lower "
+                            "training.steps or training.batch_size, the samples or the widths")
 
     def exact(self, value: Any, network: Network, samples: int) -> bool:
         exact = self.boolean("render.exact", value)
@@ -509,6 +545,15 @@ class _Validator:
                             f"allow at most {MAX_EXACT_ENTRIES:,}: use fewer samples or narrower "
                             "layers, or set exact = false")
         return exact
+
+    def exact_digits(self, example: Example) -> None:
+        """Refuse exact steps whose fractions would grow beyond `MAX_EXACT_DIGITS` digits."""
+        digits = exact_digits(example)
+        if digits > MAX_EXACT_DIGITS:
+            raise self.fail("render.exact", f"the exact steps' fractions would grow to about "
+                            f"{digits:,} digits (each step multiplies them by about 2 x layers); "
+                            f"at most {MAX_EXACT_DIGITS:,}: use fewer layers, steps or decimals, "
+                            "or set exact = false")
 
     def bounded(self, field: str, value: Any, low: float, high: float, allowed: str) -> float:
         number = self.number(field, value)
@@ -569,6 +614,101 @@ def _kind(char: str) -> str:
     if code <= 0x9F:
         return "a control character"
     return "a noncharacter"
+
+
+def kept(network: Network, batch: int, steps: int) -> int:
+    """Numbers a run keeps: each step's S, Z, G and delta of every layer (units x batch each),
+    and the parameters, their gradients (and weight decay's), their velocity and their update."""
+    return steps * (4 * batch * sum(network.sizes[1:]) + 5 * _parameter_count(network))
+
+
+def answer_key_values(network: Network, batch: int, steps: int) -> int:
+    """Values the answer key writes: the numbers kept, each step's samples, one more for each
+    row (a list) and `MATRIX` more for each matrix (its name and its lists)."""
+    rows = (4 + 5 * (1 + network.bias)) * sum(network.sizes[1:])
+    matrices = (4 + 5 * (1 + network.bias)) * network.depth
+    return kept(network, batch, steps) + steps * (batch + rows + MATRIX * matrices)
+
+
+def work(network: Network, samples: int, batch: int, steps: int) -> dict[str, int]:
+    """Operations of a run and its build by part, counted from the shape, so the same on any
+    machine: the SGD steps, the gradient check, the final loss, the page (see `COSTS`), the
+    answer key and reading the data. A NumPy call costs `CALL`, a multiply-add of a matrix
+    product half an operation."""
+    return {"steps": steps * _step(network, samples, batch),
+            "gradient check": checked_passes(network) * _pass(network, batch),
+            "final loss": _forward(network, samples),
+            "page": _page(network, batch),
+            "answer key": COSTS["number"] * answer_key_values(network, batch, steps),
+            "data": COSTS["read"] * (network.sizes[0] + network.sizes[-1]) * samples}
+
+
+def checked_passes(network: Network) -> int:
+    """Passes through the network the gradient check makes: two per entry it compares, and one
+    at the weights themselves."""
+    return 1 + 2 * sum(min(size, CHECKED_ENTRIES) for size in _parameter_sizes(network))
+
+
+def _step(network: Network, samples: int, batch: int) -> int:
+    """Operations of one SGD step: its pass, its bookkeeping (finite checks, the update, the
+    batch's columns), choosing its samples (each looked for among those chosen before it) and,
+    with mini-batches, the loss of all samples."""
+    step = (_pass(network, batch) + CALL * (20 + 10 * network.depth)
+            + 6 * _parameter_count(network) + (network.sizes[0] + network.sizes[-1]) * batch
+            + 3 * batch**2)
+    return step + (_forward(network, samples) if batch < samples else 0)
+
+
+def _page(network: Network, batch: int) -> int:
+    """Operations of an example's page beyond the run (see `COSTS`)."""
+    L, parameters = network.depth, _parameter_count(network)
+    matrices = L * (1 + network.bias)
+    return (COSTS["layer"] * L + COSTS["asked"] * matrices * L
+            + (COSTS["blank"] + COSTS["blank layer"] * L) * parameters
+            + COSTS["term"] * batch * matrices)
+
+
+def _pass(network: Network, n: int) -> int:
+    """Operations of a forward and backward pass on n samples: the calls of each layer, three
+    products with each weight matrix, S, Z, G and delta of each unit, and the gradients."""
+    parameters = _parameter_count(network)
+    return (CALL * (20 + 3 * network.depth) + 3 * parameters * n // 2
+            + 8 * sum(network.sizes[1:]) * n + 3 * parameters)
+
+
+def _forward(network: Network, n: int) -> int:
+    """Operations of the loss of n samples: a forward pass and the data's columns."""
+    return (CALL * (10 + 2 * network.depth) + _parameter_count(network) * n // 2
+            + 2 * sum(network.sizes[1:]) * n + (network.sizes[0] + network.sizes[-1]) * n)
+
+
+def exact_digits(example: Example) -> int:
+    """About how many digits (numerator and denominator) the largest fraction of the exact steps
+    has: with d the most digits of an input as a fraction, (2L + 2) d after the first step, and
+    each further step's products of about 2L numbers multiply that by 2L - 1 (and add twice the
+    first step's digits); an upper estimate of what the steps give."""
+    network = example.network
+    inputs = [example.X, example.Y, *example.weights, *example.biases,
+              [example.learning_rate, example.momentum, example.weight_decay,
+               network.leaky_slope, example.X.shape[1] * network.sizes[-1]]]
+    d = max(_digits(value) for values in inputs for value in np.ravel(values))
+    first = digits = (2 * network.depth + 2) * d
+    for _ in range(1, min(EXACT_STEPS, example.steps)):
+        digits = (2 * network.depth - 1) * digits + 2 * first
+    return digits
+
+
+def _digits(value: float) -> int:
+    """Digits of a number as the fraction it was written as (0.25 = 1/4: 2)."""
+    fraction = Fraction(repr(float(value)))
+    return len(str(abs(fraction.numerator))) + len(str(fraction.denominator))
+
+
+def _parameter_sizes(network: Network) -> list[int]:
+    """Entries of each parameter, in layer order."""
+    sizes = network.sizes
+    return [size for l in range(1, len(sizes))
+            for size in (sizes[l] * sizes[l - 1], sizes[l])[:1 + network.bias]]
 
 
 def _parameter_count(network: Network) -> int:

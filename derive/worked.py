@@ -15,7 +15,7 @@ from .errors import DeriveError
 from .spec import Example, load_example
 from .symbolic import Derivation
 from .training import TrainingStep, derivation_of, exact_steps, final_loss, train
-from .verify.expansion import Expansion, expand, is_small
+from .verify.expansion import MAX_TERMS, Expansion, expand, expanded_terms
 from .verify.gradcheck import Check, gradient_check
 from .verify.kinks import NearKink, near_kinks
 from .verify.proofs import OutputProof, output_proof
@@ -100,7 +100,7 @@ def worked_example(source: Example | Path | str) -> WorkedExample:
     # Verify: finite differences, the expanded loss, the output-layer proof.
     checks = gradient_check(example, compiled, steps[0])
     kinks = near_kinks(example, steps, first=len(exact or ()) + 1)
-    expansion = expand(derivation, example) if is_small(example) else None
+    expansion = expand(derivation, example) if expanded_terms(example) <= MAX_TERMS else None
     if expansion is not None and not expansion.agrees():
         raise DeriveError(f"{example.path}: cross-check: the element-wise derivative differs "
                           "from the matrix-form chain rule")

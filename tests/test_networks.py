@@ -1,6 +1,7 @@
 """Any fully-connected network: `python -m derive values` against hand-written NumPy and torch."""
 
 import contextlib
+import dataclasses
 import io
 import json
 
@@ -13,6 +14,8 @@ from reference import backward, forward, toml_example, torch_gradients
 from derive import Network, gradient_function, load_example, train
 from derive.cli import main
 from derive.ops import ELEMENTWISE
+from derive.training import derivation_of
+from derive.verify.expansion import expand
 from derive.verify.gradcheck import format_table
 from derive.worked import worked_example
 
@@ -117,8 +120,8 @@ def test_gradient_function_takes_flat_biases_and_any_batch_size():
 
 def test_a_wide_network_is_derived_in_matrix_form_without_expansion(tmp_path):
     rng = np.random.default_rng(4)
-    sizes = [64, 256, 10]
-    X = rng.normal(size=(8, 64))
+    sizes = [16, 64, 10]
+    X = rng.normal(size=(8, 16))
     Y = np.eye(10)[rng.integers(0, 10, 8)]
     weights = [rng.normal(scale=0.1, size=(sizes[l + 1], sizes[l])) for l in range(2)]
     biases = [np.zeros((sizes[l + 1], 1)) for l in range(2)]
@@ -141,3 +144,27 @@ def test_any_valid_example_loads_trains_and_passes_the_gradient_check(tmp_path, 
     worked = worked_example(path)
     assert len(worked.steps) == 3
     assert all(check.passed for check in worked.checks), format_table(worked.example, worked.checks)
+
+
+@pytest.mark.parametrize("sizes, activations, loss, wrong", [
+    ([2, 3, 1], ["relu", "linear"], "l2", ["dL_dW1", "dL_db2"]),
+    ([2, 2, 2], ["tanh", "sigmoid"], "bce", ["dL_dW1", "G1"]),
+    ([2, 3, 3], ["tanh", "softmax"], "mse", ["dL_dW1", "G2"]),
+    ([2, 2, 3], ["leaky_relu", "softmax"], "cross_entropy", ["dL_dW2", "dL_db1"]),
+])
+def test_the_cross_check_agrees_with_the_chain_rule_and_catches_a_wrong_step(
+        tmp_path, sizes, activations, loss, wrong):
+    rng = np.random.default_rng(5)
+    X, k = rng.uniform(-1, 1, (2, sizes[0])).round(2), sizes[-1]
+    Y = np.eye(k)[[0, k - 1]] if loss in ("bce", "cross_entropy") else rng.uniform(0, 1, (2, k)).round(2)
+    weights = [rng.uniform(-1, 1, (sizes[l + 1], sizes[l])).round(2) for l in range(2)]
+    biases = [rng.uniform(-0.5, 0.5, (sizes[l + 1], 1)).round(2) for l in range(2)]
+    path = tmp_path / "small.toml"
+    path.write_text(toml_example(sizes, activations, loss, True, X, Y, weights, biases))
+    example = load_example(path)
+    derivation = derivation_of(example)
+    assert expand(derivation, example).agrees()
+    for name in wrong:
+        doubled = tuple(dataclasses.replace(d, expr=2 * d.expr) if d.symbol.name == name else d
+                        for d in derivation.backward)
+        assert not expand(dataclasses.replace(derivation, backward=doubled), example).agrees()

@@ -16,6 +16,7 @@ from ..compile import javascript
 from ..spec import KINKED
 from ..symbolic import Definition
 from ..training import TrainingStep, rational_matrix
+from ..verify.expansion import MAX_TERMS, expanded_terms
 from ..verify.gradcheck import ABSOLUTE_TOLERANCE, STEP, TOLERANCE
 from ..worked import WorkedExample
 from . import notation
@@ -91,7 +92,8 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
         "final_live": show.live("final.loss", None, worked.final_loss),
         "final": [show.matrix(notation.symbol(n), v, show.live(f"final.weights.{n}", None, v, n))
                   for n, v in worked.steps[-1].updated.items()],
-        "expanded": _expanded(worked),
+        "expanded": _expanded(worked, options),
+        "cross_check": _cross_check(worked),
         "check": _check(worked),
         "near_kinks": [{"step": k.step, "entry": notation.entry(k.quantity, k.entry[0] + 1,
                                                                 k.entry[1] + 1),
@@ -128,17 +130,19 @@ class _Formatter:
     def matrix(self, symbol: str, values: np.ndarray | sympy.MatrixBase,
                live: dict | None = None) -> dict[str, Any]:
         """`{"symbol", "tex", "shape", "live"}`: a matrix (or a scalar) as a bmatrix at the
-        precision, and what an interactive page recomputes it from (see `live`)."""
-        if isinstance(values, sympy.MatrixBase):
-            table = [[self.number(v) for v in row] for row in values.tolist()]
-        else:
-            table = [[self.number(float(v)) for v in row]
-                     for row in np.atleast_2d(np.asarray(values, dtype=float))]
+        precision, and what an interactive page recomputes it from (see `live`). Only the
+        entries shown are formatted, so an elided matrix costs the same at any size."""
+        exact = isinstance(values, sympy.MatrixBase)
+        if not exact:
+            values = np.atleast_2d(np.asarray(values, dtype=float))
+        height, width = values.shape
         o = self.options
-        rows = kept(len(table), o.elide_beyond, o.elide_head, o.elide_tail)
-        columns = kept(len(table[0]), o.elide_beyond, o.elide_head, o.elide_tail)
+        rows = kept(height, o.elide_beyond, o.elide_head, o.elide_tail)
+        columns = kept(width, o.elide_beyond, o.elide_head, o.elide_tail)
+        table = {i: {j: self.number(values[i, j] if exact else float(values[i, j]))
+                     for j in columns if j is not None} for i in rows if i is not None}
         return {"symbol": symbol, "tex": bmatrix(table, rows, columns),
-                "shape": rf"{len(table)} \times {len(table[0])}", "live": live}
+                "shape": rf"{height} \times {width}", "live": live}
 
 
 def _quantity(definition: Definition, sizes: dict, N: sympy.Symbol) -> dict[str, str]:
@@ -258,17 +262,34 @@ def _proof(worked: WorkedExample) -> dict | None:
             "formula": tex(delta.expr)}
 
 
-def _expanded(worked: WorkedExample) -> dict | None:
-    """The first entry of dL/dW1, differentiated from the fully expanded loss."""
+def _cross_check(worked: WorkedExample) -> dict:
+    """Which element-wise check ran: the whole network expanded, the layers below a softmax
+    (whose step is proven instead), or none (too many terms to expand)."""
+    network = worked.example.network
+    return {"expanded": worked.expansion is not None,
+            "softmax": network.activations[-1] == "softmax",
+            "output_gradient": network.loss in ("l2", "mse"),
+            "output": network.depth,
+            "terms": f"{expanded_terms(worked.example):,}",
+            "limit": f"{MAX_TERMS:,}"}
+
+
+def _expanded(worked: WorkedExample, options: RenderOptions) -> dict | None:
+    """The first entry of dL/dW1, differentiated from the expanded loss: its first
+    `max_terms` terms and how many it has."""
     expansion = worked.expansion
     if expansion is None:
         return None
-    names = {w: notation.entry(name, i + 1, j + 1)
-             for name, matrix in expansion.weights.items()
+    symbols = dict(expansion.weights)
+    if expansion.upstream is not None:
+        symbols[f"delta{worked.example.network.depth}"] = expansion.upstream
+    names = {w: notation.entry(name, i + 1, j + 1) for name, matrix in symbols.items()
              for (i, j), w in np.ndenumerate(np.array(matrix.tolist(), dtype=object))}
-    terms = [tex(term, names) for term in sympy.Add.make_args(expansion.elementwise["W1"][0, 0])]
+    terms = sympy.Add.make_args(expansion.elementwise["W1"][0, 0])
+    shown = [tex(term, names) for term in terms[:options.max_terms]]
     return {"weight": names[expansion.weights["W1"][0, 0]],
-            "terms": [t if t.startswith("-") else f"+ {t}" for t in terms]}
+            "terms": [t if t.startswith("-") else f"+ {t}" for t in shown],
+            "total": len(terms)}
 
 
 def _check(worked: WorkedExample) -> dict:
