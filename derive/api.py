@@ -6,6 +6,8 @@ miss needs a derivation, this module imports neither SymPy nor the modules that 
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,8 @@ from .compile import cache as code_cache
 from .compile import runtime
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from .spec import Network
 
 GradientFunction = Callable[..., tuple[np.ndarray, ...]]
@@ -24,6 +28,57 @@ _SEED = {"activations": ("relu", "linear"), "loss": "l2", "bias": False, "leaky_
 """The seed's architecture: `SEED` is built from it only when asked for, as importing
 `derive.spec` (tomllib, difflib) would cost a quarter of NumPy's import."""
 _modules: dict[str, dict[str, Any]] = {}
+
+_SEED_ARGUMENTS = """\
+X is d x N (one column per sample), y holds the N targets (a vector or 1 x N), W1 is h x d
+(row i holds the weights into hidden unit i) and W2 is 1 x h, for any d, h and N. A transposed
+or mis-sized argument raises a ValueError naming it and the fix (pass X.T, say).
+"""
+_SEED_DATA = """\
+    >>> import numpy as np
+    >>> X = np.array([[0.75, 0.2, -0.75, 0.2], [0.8, 0.05, 0.8, -0.05]])  # d = 2, N = 4
+    >>> y = [1, 1, -1, -1]
+    >>> W1 = [[0.6, 0.01], [0.7, 0.43], [0.0, 0.88]]  # h = 3
+    >>> W2 = [[0.02, 0.03, 0.09]]
+"""
+_SEED_DOCS = {
+    "dL_dW1": f"""\
+dL/dW1 of the seed's network: a ReLU hidden layer, a linear output, the L2 loss.
+
+{_SEED_ARGUMENTS}
+Returns an h x d array (shaped like W1): the gradient of L = 1/(2N) Σ_n (y_n - ŷ_n)².
+
+Example:
+    >>> from derive import dL_dW1
+{_SEED_DATA}    >>> dL_dW1(X, y, W1, W2).round(4)
+    array([[-0.0034, -0.0041],
+           [-0.005 , -0.0062],
+           [-0.0376,  0.0018]])
+""",
+    "dL_dW2": f"""\
+dL/dW2 of the seed's network: a ReLU hidden layer, a linear output, the L2 loss.
+
+{_SEED_ARGUMENTS}
+Returns a 1 x h array (shaped like W2): the gradient of L = 1/(2N) Σ_n (y_n - ŷ_n)².
+
+Example:
+    >>> from derive import dL_dW2
+{_SEED_DATA}    >>> dL_dW2(X, y, W1, W2).round(4)
+    array([[-0.1029, -0.206 ,  0.0176]])
+""",
+    "gradients": f"""\
+(dL/dW1, dL/dW2) of the seed's network from one shared forward pass.
+
+{_SEED_ARGUMENTS}
+Returns the pair dL_dW1 and dL_dW2 return (h x d and 1 x h), for less work than both calls.
+
+Example:
+    >>> from derive import gradients
+{_SEED_DATA}    >>> dW1, dW2 = gradients(X, y, W1, W2)
+    >>> dW2.round(4)
+    array([[-0.1029, -0.206 ,  0.0176]])
+""",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -40,14 +95,29 @@ def seed_network() -> Network:
 
 
 def gradient_function(network: Network) -> GradientFunction:
-    """`f(X, y, *parameters) -> (dL/dθ for θ in W1, b1, W2, ...)` with one shared forward pass.
+    """The gradients of `network`'s loss as one NumPy function, for any batch size.
 
-    X is d x N (columns are samples), y is k x N or a length-N vector when k = 1; parameters come
-    in the order W1, (b1,) W2, (b2,) ... with biases as columns or flat vectors.
+    The function takes `(X, y, W1, b1, W2, b2, ...)` (the b's only when `network.bias`): X is
+    d x N (one column per sample), y is k x N (a vector of N numbers when k = 1), W_l is
+    n_l x n_(l-1) (row i holds the weights into unit i) and b_l holds n_l numbers (a vector or
+    a column). It returns dL/dθ for each parameter θ in that order, each shaped like θ (biases
+    as columns), from one shared forward pass; a transposed or mis-sized argument raises a
+    ValueError naming it and the fix. Its own `help()` lists the shapes for `network`.
+
+    Example:
+        >>> import numpy as np
+        >>> from derive import Network, gradient_function
+        >>> grads = gradient_function(Network((4, 3, 3), ("relu", "softmax"), "cross_entropy",
+        ...                                   bias=True))
+        >>> X, Y = np.ones((4, 5)), np.full((3, 5), 1 / 3)  # 4 inputs, 3 classes, 5 samples
+        >>> W1, b1, W2, b2 = np.ones((3, 4)), np.zeros(3), np.eye(3), np.zeros(3)
+        >>> [gradient.shape for gradient in grads(X, Y, W1, b1, W2, b2)]
+        [(3, 4), (3, 1), (3, 3), (3, 1)]
     """
     module = _module(network.activations, network.loss, network.bias, network.leaky_slope,
                      ("gradients",), lambda: network)
-    return runtime.blocked(module["gradients"], bias=network.bias)
+    function = runtime.blocked(module["gradients"], bias=network.bias)
+    return _documented(function, "gradients", _network_doc(network), _parameters(network))
 
 
 @cache
@@ -56,7 +126,46 @@ def seed_functions() -> dict[str, Callable]:
     names = ("gradients", "dL_dW1", "dL_dW2")
     module = _module(**_SEED, names=names, network=seed_network)
     functions = {name: runtime.blocked(module[name], bias=_SEED["bias"]) for name in names}
-    return functions | {name: _only(functions[name]) for name in ("dL_dW1", "dL_dW2")}
+    return {name: _documented(function if name == "gradients" else _only(function), name,
+                              _SEED_DOCS[name], ("W1", "W2"))
+            for name, function in functions.items()}
+
+
+def _network_doc(network: Network) -> str:
+    """The docstring of `network`'s gradient function: its arguments' shapes and its results."""
+    sizes, names = network.sizes, _parameters(network)
+    results = ", ".join(f"dL_d{name}" for name in names)
+    summary = textwrap.fill(
+        f"({results}) of the {network.loss} loss of a {'-'.join(map(str, sizes))} network "
+        f"({', '.join(network.activations)}{', with biases' if network.bias else ''}), from one "
+        "shared forward pass.", 92)
+    vector = " (or a vector of N numbers)" if sizes[-1] == 1 else ""
+    layers = "".join(f"W{l} is {sizes[l]} x {sizes[l - 1]}"
+                     + (f" and b{l} holds {sizes[l]} numbers" if network.bias else "") + ".\n"
+                     for l in range(1, len(sizes)))
+    return (f"{summary}\n\nX is {sizes[0]} x N (one column per sample) and y is {sizes[-1]} x N"
+            f"{vector}.\n{layers}Other widths work too. Each gradient is shaped like its "
+            "parameter (biases as\ncolumns). A transposed or mis-sized argument raises a "
+            "ValueError naming it and the fix.\n\n"
+            f"Example:\n    {results} = gradients(X, y, {', '.join(names)})\n")
+
+
+def _parameters(network: Network) -> tuple[str, ...]:
+    """The parameters' names in the order the gradient function takes them."""
+    kinds = ("W", "b") if network.bias else ("W",)
+    return tuple(f"{kind}{l}" for l in range(1, len(network.sizes)) for kind in kinds)
+
+
+def _documented(function: Callable, name: str, doc: str,
+                parameters: tuple[str, ...]) -> Callable:
+    """`function` as `help()` shows it: its name, its docstring and its arguments."""
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "derive"
+    function.__doc__ = doc
+    function.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+         for p in ("X", "y", *parameters)])
+    return function
 
 
 def _module(activations: tuple[str, ...], loss: str, bias: bool, leaky_slope: float,
@@ -77,4 +186,7 @@ def _module(activations: tuple[str, ...], loss: str, bias: bool, leaky_slope: fl
 
 def _only(function: GradientFunction) -> Callable[..., np.ndarray]:
     """The seed's function of (X, y, W1, W2) returning a one-tuple, returning its one array."""
-    return lambda X, y, W1, W2: function(X, y, W1, W2)[0]
+    def only(X: ArrayLike, y: ArrayLike, W1: ArrayLike, W2: ArrayLike) -> np.ndarray:
+        return function(X, y, W1, W2)[0]
+
+    return only

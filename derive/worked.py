@@ -85,8 +85,19 @@ class WorkedExample:
 def worked_example(source: Example | Path | str) -> WorkedExample:
     """Load (unless given an `Example`), derive, compile, train and verify one example.
 
-    Raises `DeriveError` for an invalid file, a run that stops being finite, or a derivation
-    that contradicts its own cross-checks (the expanded loss or the output-layer proof).
+    `source` is an example file (TOML, see `load_example`) or a loaded `Example`. Returns a
+    frozen `WorkedExample`: the derivation, every SGD step's numbers (X is d x N and Y k x N,
+    columns are samples; W_l is n_l x n_(l-1)), the final loss and the checks. Raises
+    `DeriveError` for an invalid file, a run that stops being finite, or a derivation that
+    contradicts its own cross-checks (the expanded loss or the output-layer proof).
+
+    Example:
+        >>> from derive import worked_example
+        >>> worked = worked_example("examples/seed.toml")
+        >>> worked.steps[0].gradients["W2"].shape, round(worked.steps[0].loss, 4)
+        ((1, 3), 0.4916)
+        >>> worked.matrix("L")  # any quantity as LaTeX, typeset in Jupyter
+        'L = 0.4916'
     """
     # Load and validate the example file.
     example = source if isinstance(source, Example) else load_example(source)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
+import inspect
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -13,6 +16,7 @@ import pytest
 from reference import backward
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import derive as package
 from derive import api, store
 from derive.api import gradient_function
 from derive.compile import cache as codegen
@@ -264,3 +268,114 @@ def test_import_derive_is_light_and_every_name_still_loads(cache):
         f"from derive import {', '.join(names.split())}; "
         "assert SEED.sizes == (2, 3, 1) and callable(derive)", cache)
     assert result.returncode == 0, result.stderr
+
+
+# Functions that explain themselves: help() shows each one's arguments, their shapes, what it
+# returns and an example that runs; a mis-shaped argument is one error naming it and the fix.
+
+SEED_FUNCTIONS = ("dL_dW1", "dL_dW2", "gradients")
+
+
+PUBLIC = (*SEED_FUNCTIONS, "gradient_function", "worked_example", "load_example")
+
+
+@pytest.mark.parametrize("name", [*PUBLIC, "gradient_function(network)"])
+def test_each_public_function_documents_its_arguments_result_and_an_example(name):
+    function = (gradient_function(NETWORKS[3]) if name == "gradient_function(network)"
+                else getattr(package, name))
+    doc = inspect.getdoc(function)
+    assert function.__name__ != "<lambda>" and "Example:" in doc
+    assert re.search(r"\bX\s+is\b", doc), doc
+    assert re.search(r"\breturn|\) of the", doc, re.IGNORECASE), doc
+
+
+@pytest.mark.parametrize("name", SEED_FUNCTIONS)
+def test_the_seed_functions_show_their_own_name_and_arguments(name):
+    function = getattr(package, name)
+    assert function.__name__ == name and function.__module__ == "derive"
+    assert str(inspect.signature(function)) == "(X, y, W1, W2)"
+
+
+def test_a_gradient_functions_help_lists_the_shapes_of_its_network():
+    function = gradient_function(NETWORKS[3])  # 4-3-3, relu, softmax, biases
+    assert str(inspect.signature(function)) == "(X, y, W1, b1, W2, b2)"
+    doc = inspect.getdoc(function)
+    assert "X is 4 x N (one column per sample) and y is 3 x N." in doc
+    assert "W1 is 3 x 4 and b1 holds 3 numbers.\nW2 is 3 x 3 and b2 holds 3 numbers." in doc
+    assert "dL_dW1, dL_db1, dL_dW2, dL_db2 = gradients(X, y, W1, b1, W2, b2)" in doc
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_the_examples_in_the_docstrings_run_as_written(name, monkeypatch):
+    monkeypatch.chdir(ROOT)  # they read examples/seed.toml
+    function = getattr(package, name)
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(function, name, globs={}):
+        runner.run(test)
+    assert runner.summarize(verbose=False).attempted > 0
+    assert runner.summarize(verbose=False).failed == 0
+
+
+X4, Y4 = np.ones((2, 4)), np.ones(4)
+W1_, W2_ = np.ones((3, 2)), np.ones((1, 3))
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ((X4.T, Y4, W1_, W2_), ("X is 4 x 2 but W1 has 2 columns: X must be d x N (one column per "
+                           "sample); pass X.T")),
+    ((np.ones(2), Y4, W1_, W2_), ("X is a vector of 2 numbers: X must be d x N (one column per "
+                                 "sample); for one sample pass X.reshape(-1, 1)")),
+    ((X4, Y4, W1_.T, W2_), ("W1 is 2 x 3 but X has 2 rows: W1 must have 2 columns, one per "
+                           "input; pass W1.T")),
+    ((X4, Y4, W1_, W2_.T), ("W2 is 3 x 1 but W1 has 3 rows: W2 must have 3 columns, one per unit "
+                           "of layer 1; pass W2.T")),
+    ((X4, Y4, W1_, np.ones((1, 4))), ("W2 is 1 x 4 but W1 has 3 rows: W2 must have 3 columns, "
+                                     "one per unit of layer 1")),
+    ((X4, Y4, np.ones(3), W2_), ("W1 is a vector of 3 numbers: W1 must be a matrix, one row of "
+                                "weights per unit of layer 1")),
+    ((X4, np.ones(5), W1_, W2_), ("y is a vector of 5 numbers but the network has 1 output (rows "
+                                 "of W2) and X 4 columns (samples): y must be k x N (one column "
+                                 "per sample), or a vector of N numbers")),
+])
+def test_a_mis_shaped_argument_of_the_seed_is_one_error_naming_it_and_the_fix(arguments, message):
+    from derive import dL_dW1, dL_dW2, gradients
+
+    for function in (dL_dW1, dL_dW2, gradients):
+        with pytest.raises(ValueError) as raised:
+            function(*arguments)
+        assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"y": np.ones((37, 3))}, ("y is 37 x 3 but the network has 3 outputs (rows of W2) and X 37 "
+                              "columns (samples): y must be k x N (one column per sample); "
+                              "pass y.T")),
+    ({"b1": np.ones(4)}, ("b1 has 4 numbers but W1 has 3 rows: b1 must hold one bias per unit of "
+                         "layer 1")),
+])
+def test_a_mis_shaped_argument_of_any_network_is_one_error_naming_it(change, message):
+    X, Y, W1, b1, W2, b2 = problem(NETWORKS[3], 37)
+    arguments = {"X": X, "y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2} | change
+    with pytest.raises(ValueError) as raised:
+        gradient_function(NETWORKS[3])(*arguments.values())
+    assert str(raised.value) == message
+
+
+def test_a_missing_parameter_names_every_argument():
+    X, Y, W1, b1, W2, _ = problem(NETWORKS[3], 5)
+    with pytest.raises(TypeError, match=r"expected the arguments X, y, W1, b1, W2, b2: 4 "
+                                        r"parameters after X and y, not 3"):
+        gradient_function(NETWORKS[3])(X, Y, W1, b1, W2)
+
+
+def test_every_shape_the_documentation_allows_is_accepted():
+    X, Y, W1, W2 = problem(NETWORKS[0], 6)
+    expected = gradient_function(NETWORKS[0])(X, Y, W1, W2)
+    for y in (Y.ravel(), Y.reshape(1, -1), Y.reshape(-1, 1), Y.ravel().tolist()):
+        for got, want in zip(gradient_function(NETWORKS[0])(X.tolist(), y, W1, W2), expected):
+            np.testing.assert_array_equal(got, want)
+    biased = problem(NETWORKS[1], 6)
+    flat = [p.ravel() if p.shape[1] == 1 else p for p in biased[2:]]
+    for got, want in zip(gradient_function(NETWORKS[1])(*biased[:2], *flat),
+                         gradient_function(NETWORKS[1])(*biased)):
+        np.testing.assert_array_equal(got, want)
