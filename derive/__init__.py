@@ -4,6 +4,11 @@
     from derive import worked_example               # one example: derivation, steps, checks
     from derive import load_example, gradient_function, derive, train
 
+Arrays follow the math: X is d x N (one column per sample), Y is k x N and W_l is n_l x n_(l-1)
+(row i holds the weights into unit i). help() of each gradient function, load_example and
+worked_example gives its arguments' shapes, what it returns and an example; a mis-shaped
+argument of a gradient function is one ValueError naming it and the fix.
+
 Every name is imported on first use, so `from derive import dL_dW1` costs NumPy's import and a
 read of the cached generated code, not SymPy's import (see `derive.compile`).
 """
