@@ -170,3 +170,13 @@ def test_a_worked_example_shows_itself_in_a_notebook():
         worked.matrix("Q")
     with pytest.raises(DeriveError, match="step: must be between 1 and 2"):
         worked.matrix("L", 3)
+
+
+def test_the_mazur_example_says_which_code_gives_which_error():
+    worked = worked_example(ROOT / "examples" / "sigmoid-frozen-biases.toml")
+    description = " ".join(worked.example.description.split())
+    assert f"After the update the error is {worked.final_loss!r}, which the current code" \
+           in description
+    assert "the post's 0.291027924 comes from that code before a 2015 fix" in description
+    assert "derive's updated-weights-backward mistake reproduces it" in description
+    assert "accompanying code" not in description
