@@ -72,7 +72,8 @@
       return out;
     },
 
-    /* A B as dot products of A's rows with Bᵀ's, each summed in a register; the chain rule's
+    /* A B as dot products of A's rows with Bᵀ's rows, summed in registers two rows by two
+     * columns at a time (each entry still summed in order, from k = 0); the chain rule's
      * products with a transpose (δ Zᵀ) read the untransposed matrix, copying nothing. */
     matmul(a, b) {
       if (a.cols !== b.rows) {
@@ -80,14 +81,32 @@
       }
       const out = new Matrix(a.rows, b.cols), m = a.cols, n = b.cols;
       const A = a.data, T = (b.transposed || rt.transpose(b)).data, C = out.data;
-      for (let i = 0; i < a.rows; i++) {
-        const row = i * m;
-        for (let j = 0; j < n; j++) {
-          const column = j * m;
-          let total = 0;
-          for (let k = 0; k < m; k++) total += A[row + k] * T[column + k];
-          C[i * n + j] = total;
+      let i = 0;
+      for (; i + 1 < a.rows; i += 2) {
+        const r0 = i * m, r1 = r0 + m;
+        let j = 0;
+        for (; j + 1 < n; j += 2) {
+          const c0 = j * m, c1 = c0 + m;
+          let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+          for (let k = 0; k < m; k++) {
+            const x0 = A[r0 + k], x1 = A[r1 + k], y0 = T[c0 + k], y1 = T[c1 + k];
+            s00 += x0 * y0;
+            s01 += x0 * y1;
+            s10 += x1 * y0;
+            s11 += x1 * y1;
+          }
+          C[i * n + j] = s00;
+          C[i * n + j + 1] = s01;
+          C[(i + 1) * n + j] = s10;
+          C[(i + 1) * n + j + 1] = s11;
         }
+        if (j < n) {
+          C[i * n + j] = dot(A, r0, T, j * m, m);
+          C[(i + 1) * n + j] = dot(A, r1, T, j * m, m);
+        }
+      }
+      if (i < a.rows) {
+        for (let j = 0; j < n; j++) C[i * n + j] = dot(A, i * m, T, j * m, m);
       }
       return out;
     },
@@ -187,12 +206,28 @@
       for (let i = 0; i < C.length; i++) C[i] = op(X[i], Y[i]);
       return out;
     }
-    const ar = A.rows === 1 ? 0 : A.cols, ac = A.cols === 1 ? 0 : 1;
-    const br = B.rows === 1 ? 0 : B.cols, bc = B.cols === 1 ? 0 : 1;
+    // Row by row; a matrix of one column gives each row one number, one of one row its row.
+    const ar = A.rows === 1 ? 0 : A.cols, br = B.rows === 1 ? 0 : B.cols;
     for (let i = 0; i < rows; i++) {
-      for (let j = 0; j < cols; j++) C[i * cols + j] = op(X[i * ar + j * ac], Y[i * br + j * bc]);
+      const a = i * ar, b = i * br, c = i * cols;
+      if (A.cols === 1) {
+        const x = X[a];
+        for (let j = 0; j < cols; j++) C[c + j] = op(x, Y[B.cols === 1 ? b : b + j]);
+      } else if (B.cols === 1) {
+        const y = Y[b];
+        for (let j = 0; j < cols; j++) C[c + j] = op(X[a + j], y);
+      } else {
+        for (let j = 0; j < cols; j++) C[c + j] = op(X[a + j], Y[b + j]);
+      }
     }
     return out;
+  }
+
+  /* The sum of A[a + k] B[b + k] for k from 0 to m - 1, in that order. */
+  function dot(A, a, B, b, m) {
+    let total = 0;
+    for (let k = 0; k < m; k++) total += A[a + k] * B[b + k];
+    return total;
   }
 
   /* Row i of m, without copying. */
