@@ -8,7 +8,7 @@ sums and element-wise maps are calls into it. Nothing here is written per archit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
@@ -156,26 +156,60 @@ def _entry_name(matrix: str) -> str:
     return matrix.lower() if matrix.isidentifier() else "x"
 
 
-def chain(derivation: Derivation, outputs: Sequence[sympy.Basic] | None = None) -> str:
+def chain(derivation: Derivation, outputs: Sequence[sympy.Basic] | None = None,
+          known: Collection[str] = ()) -> str:
     """A JavaScript arrow function `(rt, arguments, given = {}) => values` evaluating the
     definitions `outputs` need (default: every one), one line each, in order.
 
     `arguments` holds the derivation's arguments by name (X, Y, W1, b1, ..., weight_decay) as
     runtime matrices (X d x N, Y k x N, b_l columns) and numbers; any definition named in
     `given` takes the value given instead of the computed one (a reader's own numbers), and
-    what follows is computed from it. The result holds every definition printed, by name.
+    what follows is computed from it. The definitions named in `known` are not printed: they
+    come with the arguments, computed elsewhere (see `mistaken_chain`). The result holds every
+    definition printed, by name.
     """
-    needed = _needed(derivation.definitions,
-                     outputs or [d.symbol for d in derivation.definitions])
+    lines = _lines(derivation, outputs or [d.symbol for d in derivation.definitions])
+    printed = [name for name in lines if name not in known]
+    names = [*_arguments(derivation), *(name for name in lines if name in known)]
+    return "\n".join([f"({RUNTIME}, {{{', '.join(names)}}}, given = {{}}) => {{",
+                      *(lines[name] for name in printed),
+                      f"  return {{{', '.join(printed)}}};", "}"])
+
+
+def mistaken_chain(right: Derivation, mistaken: Derivation) -> str:
+    """The chain of `mistaken`, a rewrite of `right`, printing only the definitions whose line
+    differs from `right`'s or that use one that does: the others come with the arguments, as
+    `right`'s chain computed them, so a page carries each mistake in a few lines."""
+    before = _lines(right, [d.symbol for d in right.definitions])
+    uses, changed = depends(mistaken), set()
+    for name, line in _lines(mistaken, [d.symbol for d in mistaken.definitions]).items():
+        if before.get(name) != line or set(uses[name]) & changed:
+            changed.add(name)
+    return chain(mistaken, known=[d.symbol.name for d in mistaken.definitions
+                                  if d.symbol.name not in changed])
+
+
+def depends(derivation: Derivation) -> dict[str, list[str]]:
+    """Each definition's name mapped to the names of the definitions its formula uses."""
+    names = {d.symbol.name for d in derivation.definitions}
+    return {d.symbol.name: sorted(s.name for s in d.expr.free_symbols if s.name in names)
+            for d in derivation.definitions}
+
+
+def _lines(derivation: Derivation, outputs: Sequence[sympy.Basic]) -> dict[str, str]:
+    """The line of each definition `outputs` need, by name, in order."""
+    needed = _needed(derivation.definitions, outputs)
     known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in needed
              if isinstance(d.expr, ElementwiseApplyFunction)}
     printer = MatrixJavascriptPrinter(_dimensions(derivation), known)
-    names = [printer._print(a) for a in derivation.arguments]
-    lines = [f"  const {d.symbol.name} = given.{d.symbol.name} ?? {printer.doprint(d.expr)};"
-             for d in needed]
-    result = ", ".join(d.symbol.name for d in needed)
-    return "\n".join([f"({RUNTIME}, {{{', '.join(names)}}}, given = {{}}) => {{", *lines,
-                      f"  return {{{result}}};", "}"])
+    return {d.symbol.name: f"  const {d.symbol.name} = given.{d.symbol.name} ?? "
+                           f"{printer.doprint(d.expr)};" for d in needed}
+
+
+def _arguments(derivation: Derivation) -> list[str]:
+    """The derivation's arguments as the printed function takes them, by name."""
+    printer = MatrixJavascriptPrinter({}, {})
+    return [printer._print(a) for a in derivation.arguments]
 
 
 def _needed(definitions: Sequence[Definition], outputs: Sequence[sympy.Basic]) -> list[Definition]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compile import javascript
+from ..mistakes import Mistake, catalogue
 from ..moodle import example_bank
 from ..spec import KINKED
 from ..worked import WorkedExample
@@ -43,16 +44,18 @@ def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
     if len(losses) > 1:
         files[f"examples/{name}-loss.svg"] = loss_curve(losses, templates)
     if options.interactive:
-        files[f"examples/{name}.js"] = script(worked, key)
+        files[f"examples/{name}.js"] = script(worked, key, page["precision"])
     return files
 
 
-def script(worked: WorkedExample, key: dict[str, Any]) -> str:
+def script(worked: WorkedExample, key: dict[str, Any], precision: int) -> str:
     """The page's script: registers `derive.examples[NAME]`, which derive-runtime.js trains
-    again on the reader's edits. It holds the chain rule and the loss printed as JavaScript
-    from the example's derivation, the example file's numbers, and each step's samples (they
-    do not depend on the numbers); `key` is the example's answer key, whose other top-level
-    keys the recomputed one repeats."""
+    again on the reader's edits and marks the reader's numbers with. It holds the chain rule
+    and the loss printed as JavaScript from the example's derivation, which definitions each
+    one uses, each catalogued mistake with the definitions it changes printed the same way
+    (`javascript.mistaken_chain`), the example file's numbers, each step's samples (they do not
+    depend on the numbers) and the page's `precision`; `key` is the example's answer key, whose
+    other top-level keys the recomputed one repeats."""
     example, derivation = worked.example, worked.derivation
     network = example.network
     values = {"X": example.X.T.tolist(),
@@ -67,6 +70,7 @@ def script(worked: WorkedExample, key: dict[str, Any]) -> str:
         "values": values,
         "parameters": [p.name for p in derivation.parameters],
         "gradients": {p.name: g.name for p, g in zip(derivation.parameters, derivation.gradients)},
+        "depends": javascript.depends(derivation),
         "weight_decay": derivation.penalty is not None,
         "freeze": list(example.freeze),
         "batch_size": example.batch_size,
@@ -74,21 +78,34 @@ def script(worked: WorkedExample, key: dict[str, Any]) -> str:
         "batches": [list(step.samples) for step in worked.steps],
         "kinked": [l for l, a in enumerate(network.activations, start=1) if a in KINKED],
         "kinks_from": len(worked.exact or ()) + 1,
+        "precision": precision,
         "answer": {name: value for name, value in key.items() if name not in ("steps", "final")},
     }
     chain = javascript.chain(derivation).replace("\n", "\n    ")
     loss = javascript.chain(derivation, [derivation.loss]).replace("\n", "\n    ")
     return (f"/* derive: the worked example {json.dumps(example.name)}, registered for "
-            "derive-runtime.js: its chain rule and loss\n"
-            " * as SymPy's JavaScript printer prints them from the example's derivation, and "
-            "its numbers. Generated; do not edit. */\n"
+            "derive-runtime.js: its chain rule, loss and\n"
+            " * mistakes as SymPy's JavaScript printer prints them from the example's derivation,"
+            " and its numbers.\n * Generated; do not edit. */\n"
             "(function (derive) {\n"
             "  const examples = derive.examples = derive.examples || {};\n"
             f"  examples[{json.dumps(example.name)}] = Object.assign({json.dumps(data)}, {{\n"
             f"    chain: {chain},\n"
             f"    loss: {loss},\n"
+            f"    mistakes: [{''.join(_mistake(worked, m) for m in catalogue(worked))}\n    ],\n"
             "  });\n"
             "})(window.derive = window.derive || {});\n")
+
+
+def _mistake(worked: WorkedExample, mistake: Mistake) -> str:
+    """A catalogued mistake as the page's script holds it: what the page says of it, whether it
+    is the update's sign, and the chain of the definitions it changes (null for the update)."""
+    said = {"id": mistake.id, "title": mistake.title, "explanation": mistake.explanation,
+            "where": mistake.where, "right_tex": mistake.right_tex,
+            "wrong_tex": mistake.wrong_tex, "ascent": mistake.ascent}
+    chain = "null" if mistake.derivation is None else \
+        javascript.mistaken_chain(worked.derivation, mistake.derivation).replace("\n", "\n      ")
+    return f"\n      Object.assign({json.dumps(said)}, {{chain: {chain}}}),"
 
 
 def document(page: dict, templates: tuple[Path, ...] = ()) -> str:

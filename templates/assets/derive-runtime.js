@@ -351,46 +351,38 @@
   }
 
   /* The example trained with `edits`: `values`, the answer key `derive values` prints, and
-   * `chains`, every definition's value at each step (the gradients of the data loss too). */
+   * `states`, each step's inputs (`inputs`, the chain's arguments; `parameters`; `previous`,
+   * the velocity before it), its chain's values `all` and its quantities `made`. */
   function train(spec, edits = {}) {
     const run = settings(spec, edits);
-    const decay = run.decay > 0;
-    // Without weight decay the objective is L: the page's J terms are left out, as derive's
-    // derivation without a decay term has none.
-    const dropped = (name) => !decay && (name === "R" || name === "J" || /^d[RJ]_d/.test(name));
-    const gradientOf = (name) => spec.gradients[name].replace(/^dJ_d/, decay ? "dJ_d" : "dL_d");
     const extra = spec.weight_decay ? { weight_decay: run.decay } : {};
     const whole = spec.batch_size === run.X.cols;
     const lossOf = (parameters) => spec.loss(rt, { X: run.X, Y: run.Y, ...parameters, ...extra }).L;
     let parameters = run.parameters, velocity = {};
-    const steps = [], chains = [];
+    const steps = [], states = [];
     spec.batches.forEach((samples, index) => {
       const step = index + 1;
       const X = rt.columns(run.X, samples), Y = rt.columns(run.Y, samples);
-      const all = spec.chain(rt, { X, Y, ...parameters, ...extra });
-      const kept = Object.fromEntries(Object.entries(all).filter(([name]) => !dropped(name)));
-      chains.push({ ...kept, X, Y });
-      const gradients = Object.fromEntries(spec.parameters.map(
-        (name) => [name, all[gradientOf(name)]]));
-      let updated;
-      [velocity, updated] = update(spec, parameters, gradients, velocity, run.rate, run.momentum);
+      const inputs = { X, Y, ...parameters, ...extra };
+      const all = spec.chain(rt, inputs);
+      const made = quantities(spec, run, all, parameters, velocity, run.rate);
       const dataLoss = whole ? null : lossOf(parameters);
-      requireFinite(spec, step, kept, updated, velocity, dataLoss);
+      requireFinite(spec, step, made.kept, made.updated, made.velocity, dataLoss);
       steps.push({
         step,
         samples: [...samples],
         weights: named(parameters),
         loss: all.L,
         ...(dataLoss === null ? {} : { data_loss: dataLoss }),
-        gradients: named(gradients),
-        ...(Object.keys(velocity).length ? { velocity: named(velocity) } : {}),
-        updated: named(updated),
-        intermediates: Object.fromEntries(Object.entries(kept)
-          .filter(([name]) => !/^d[LJ]_d/.test(name) && name !== "L")
-          .map(([name, value]) => [name, typeof value === "number" ? value : rt.toRows(value)])),
+        gradients: named(made.gradients),
+        ...(Object.keys(made.velocity).length ? { velocity: named(made.velocity) } : {}),
+        updated: named(made.updated),
+        intermediates: Object.fromEntries(Object.entries(made.intermediates).map(
+          ([name, value]) => [name, typeof value === "number" ? value : rt.toRows(value)])),
         ...nearKinks(spec, step, X, parameters, all),
       });
-      parameters = updated;
+      states.push({ inputs, parameters, previous: velocity, all, made });
+      [parameters, velocity] = [made.updated, made.velocity];
     });
     const final = lossOf(parameters);
     if (!Number.isFinite(final)) {
@@ -406,35 +398,61 @@
       steps,
       final: { loss: final, weights: named(parameters) },
     };
-    return { values, chains, data: { X: run.X, Y: run.Y } };
+    return { values, states, run, data: { X: run.X, Y: run.Y } };
+  }
+
+  /* A step's quantities from its chain's values `all`, as matrices (numbers for scalars):
+   * `kept`, the definitions a page shows; the `loss`; `intermediates`, those but the loss and
+   * the gradients; the `gradients`; and the `velocity` and `updated` parameters of SGD with
+   * learning rate `rate`, from the step's `parameters` and `previous` velocity (`velocities`
+   * replace the velocities computed). */
+  function quantities(spec, run, all, parameters, previous, rate, velocities = {}) {
+    const kept = {}, intermediates = {}, gradients = {};
+    for (const [name, value] of Object.entries(all)) {
+      // Without weight decay the objective is L: the page's J terms are left out, as derive's
+      // derivation without a decay term has none.
+      if (!(run.decay > 0) && (name === "R" || name === "J" || /^d[RJ]_d/.test(name))) continue;
+      kept[name] = value;
+      if (name !== "L" && !/^d[LJ]_d/.test(name)) intermediates[name] = value;
+    }
+    for (const name of spec.parameters) gradients[name] = all[gradientName(spec, run, name)];
+    const [velocity, updated] = update(spec, parameters, gradients, previous, rate, run.momentum,
+                                       velocities);
+    return { kept, loss: all.L, intermediates, gradients, velocity, updated };
+  }
+
+  /* The definition holding the gradient of parameter `name`: of J with weight decay, else L. */
+  function gradientName(spec, run, name) {
+    return spec.gradients[name].replace(/^dJ_d/, run.decay > 0 ? "dJ_d" : "dL_d");
   }
 
   /* A shown quantity of a run: its dotted path in `values` at a step (from 1; the whole run
    * when 0), where X and Y are the data (a step's batch) and intermediates.NAME is any
    * definition of the chain rule; a matrix as rows, a bias flat, undefined if there is none. */
   function lookup(trained, quantity, step) {
-    const chain = step ? trained.chains[step - 1] : trained.data;
-    if (!chain) return undefined;
-    if (quantity === "X" || quantity === "Y") return rt.toRows(chain[quantity]);
+    const state = step ? trained.states[step - 1] : { inputs: trained.data, made: { kept: {} } };
+    if (!state) return undefined;
+    if (quantity === "X" || quantity === "Y") return rt.toRows(state.inputs[quantity]);
     let value = step ? trained.values.steps[step - 1] : trained.values;
     for (const part of quantity.split(".")) value = value === undefined ? value : value[part];
     const definition = quantity.match(/^intermediates\.(\w+)$/);
-    if (value === undefined && definition && step && definition[1] in chain) {
-      const found = chain[definition[1]];
+    if (value === undefined && definition && definition[1] in state.made.kept) {
+      const found = state.made.kept[definition[1]];
       return typeof found === "number" ? found : rt.toRows(found);
     }
     return value;
   }
 
-  /* v ← μ v + ∇θ, θ ← θ − η v (v is the gradient without momentum); frozen ones stay. */
-  function update(spec, parameters, gradients, velocity, rate, momentum) {
+  /* v ← μ v + ∇θ, θ ← θ − η v (v is the gradient without momentum); frozen ones stay.
+   * `velocities` replace the velocities computed (a reader's own). */
+  function update(spec, parameters, gradients, velocity, rate, momentum, velocities = {}) {
     const frozen = new Set(spec.freeze);
     if (momentum) {
       const next = {};
       for (const name of Object.keys(parameters)) {
         if (frozen.has(name)) continue;
-        next[name] = name in velocity
-          ? rt.add(rt.scale(momentum, velocity[name]), gradients[name]) : gradients[name];
+        next[name] = velocities[name] || (name in velocity
+          ? rt.add(rt.scale(momentum, velocity[name]), gradients[name]) : gradients[name]);
       }
       velocity = next;
     }
@@ -519,11 +537,219 @@
     return found.length ? { near_kinks: found } : {};
   }
 
+  /* ---- Marking a reader's numbers ----
+   *
+   * An entry is right when it agrees with the true value to the digits typed: within half a
+   * unit of its last typed decimal place, that place moved down to the third significant digit
+   * typed when fewer were typed, but never below the page's precision (see `typed`). It follows
+   * when it agrees so with the value the step's formulas give from the reader's own earlier
+   * numbers of the step, and a mistake is named when every entry agrees so with what the
+   * mistake gives from the step's true inputs (derive/mistakes.py), unless the mistake gives the
+   * right value there. docs/check-your-numbers.md states the same rules for readers.
+   */
+
+  const GROUPS = ["intermediates", "gradients", "velocity", "updated"];
+  const SAME = 1e-9;  // relative difference below which a mistaken value is the right one
+
+  /* A quantity of a step's `made` quantities by its dotted path, or undefined. */
+  function quantityOf(made, path) {
+    const [group, name, ...rest] = String(path).split(".");
+    if (group === "loss") return name === undefined ? made.loss : undefined;
+    const values = GROUPS.includes(group) && !rest.length ? made[group] : undefined;
+    return values && Object.prototype.hasOwnProperty.call(values, name) ? values[name] : undefined;
+  }
+
+  /* Every dotted path of a step's quantities. */
+  function pathsOf(made) {
+    return ["loss", ...GROUPS.flatMap((group) => Object.keys(made[group]).map(
+      (name) => `${group}.${name}`))];
+  }
+
+  /* A number as a 1 x 1 matrix; a matrix as it is. */
+  function matrixOf(value) {
+    return typeof value === "number" ? new Matrix(1, 1, Float64Array.of(value)) : value;
+  }
+
+  /* An entry as typed, a string or a number (a number's digits are those of its shortest
+   * form, String(x)): its value and the decimal place it is judged at. That is the place of
+   * its last digit, moved down to where a third significant digit would be when fewer are
+   * typed (0.12: 3; 1.2e-3: 5; 0: none), but not below the page's `precision`. */
+  function typed(entry, precision, where) {
+    const text = typeof entry === "number" ? String(entry)
+      : typeof entry === "string" ? entry.trim().replace(/^\u2212/, "-") : "";
+    const parts = text.match(/^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/);
+    if (!parts || !(parts[1] || parts[2])) {
+      throw new DeriveError(`${where}: ${JSON.stringify(entry)} is not a number`);
+    }
+    const [, whole, fraction = "", exponent = "0"] = parts;
+    const last = fraction.length - Number(exponent);
+    const digits = (whole + fraction).replace(/^0+/, "").length;
+    const third = digits ? last + 3 - digits : Infinity;
+    return { value: Number(text), place: Math.max(last, Math.min(third, precision)) };
+  }
+
+  /* Whether a typed entry agrees with `value` to its place: within half a unit there (and the
+   * rounding of the two floats). */
+  function agrees(entry, value) {
+    const half = 0.5 * 10 ** -entry.place;
+    return Math.abs(entry.value - value) <= half * (1 + 1e-9) + 4 * EPS * Math.abs(value);
+  }
+
+  /* `entered` as rows of typed entries: a number or a string is one entry, a flat list a
+   * column (or the row of a quantity that is one row). */
+  function enteredRows(entered, truth, precision, label = "") {
+    let rows = entered;
+    if (!Array.isArray(entered)) {
+      rows = [[entered]];
+    } else if (entered.length && entered.every((entry) => !Array.isArray(entry))) {
+      const row = truth.rows === 1 && truth.cols === entered.length;
+      rows = row ? [entered] : entered.map((entry) => [entry]);
+    }
+    if (!rows.length || !rows.every((line) => Array.isArray(line) && line.length)) {
+      throw new DeriveError(`${label}give a number, a flat list, or a list of rows of numbers`);
+    }
+    const width = rows[0].length;
+    return rows.map((line, i) => {
+      if (line.length !== width) {
+        throw new DeriveError(`${label}row ${i + 1} has ${line.length} entries, `
+                              + `row 1 has ${width}`);
+      }
+      return line.map((entry, j) => typed(entry, precision, `${label}entry (${i + 1}, ${j + 1})`));
+    });
+  }
+
+  /* Each entry of `rows` agrees with `value` (false everywhere when the shapes differ). */
+  function marks(rows, value) {
+    const m = matrixOf(value);
+    const fits = m.rows === rows.length && m.cols === rows[0].length;
+    return rows.map((line, i) => line.map(
+      (entry, j) => fits && agrees(entry, m.data[i * m.cols + j])));
+  }
+
+  const everywhere = (table) => table.every((line) => line.every(Boolean));
+
+  /* The same shape and the same entries to rounding (derive/mistakes.py's `_same`). */
+  function same(a, b) {
+    const A = matrixOf(a), B = matrixOf(b);
+    if (A.rows !== B.rows || A.cols !== B.cols) return false;
+    let scale = 0;
+    for (let i = 0; i < B.data.length; i++) scale = Math.max(scale, Math.abs(B.data[i]));
+    return A.data.every((x, i) => Math.abs(x - B.data[i]) <= SAME * scale);
+  }
+
+  /* The node of the step's computation a dotted path names: a definition of the chain, or a
+   * velocity or updated parameter. */
+  function nodeOf(spec, run, path) {
+    const [group, name] = path.split(".");
+    if (group === "loss") return "L";
+    if (group === "gradients") return gradientName(spec, run, name);
+    return group === "intermediates" ? name : path;
+  }
+
+  /* Every node `node` is computed from, through the chain's definitions and SGD's update. */
+  function ancestors(spec, run, node) {
+    const parents = (n) => {
+      const [group, name] = n.split(".");
+      if (group === "updated") {
+        if (spec.freeze.includes(name)) return [];
+        return [run.momentum ? `velocity.${name}` : gradientName(spec, run, name)];
+      }
+      return group === "velocity" ? [gradientName(spec, run, name)] : spec.depends[n] || [];
+    };
+    const found = new Set(), queue = [...parents(node)];
+    while (queue.length) {
+      const next = queue.pop();
+      if (found.has(next)) continue;
+      found.add(next);
+      queue.push(...parents(next));
+    }
+    return found;
+  }
+
+  /* The quantity as the step's formulas give it from the reader's `own` numbers of the step
+   * that go into it (each shaped like its true value: other shapes are left out), or null when
+   * none does. */
+  function fromOwn(spec, trained, state, quantity, own, precision) {
+    const run = trained.run, before = ancestors(spec, run, nodeOf(spec, run, quantity));
+    const given = {}, velocities = {};
+    for (const [path, rows] of Object.entries(own)) {
+      const node = nodeOf(spec, run, path), truth = quantityOf(state.made, path);
+      if (!before.has(node) || truth === undefined) continue;
+      const m = matrixOf(truth), table = enteredRows(rows, m, precision, `own ${path}: `);
+      if (table.length !== m.rows || table[0].length !== m.cols) continue;
+      const value = rt.fromRows(table.map((line) => line.map((entry) => entry.value)));
+      const mine = typeof truth === "number" ? value.data[0] : value;
+      if (path.startsWith("velocity.")) velocities[path.slice(9)] = mine;
+      else given[node] = mine;
+    }
+    if (!Object.keys(given).length && !Object.keys(velocities).length) return null;
+    const all = spec.chain(rt, state.inputs, given);
+    const made = quantities(spec, run, all, state.parameters, state.previous, run.rate,
+                            velocities);
+    return quantityOf(made, quantity);
+  }
+
+  /* The step's quantity as `mistake` makes it, from the step's true inputs: its chain prints
+   * only the definitions the mistake changes, the others come from the true chain's values. */
+  function mistaken(spec, trained, state, mistake, quantity) {
+    const run = trained.run;
+    const all = mistake.chain
+      ? { ...state.all, ...mistake.chain(rt, { ...state.inputs, ...state.all, eta: run.rate }) }
+      : state.all;
+    const rate = mistake.ascent ? -run.rate : run.rate;
+    return quantityOf(quantities(spec, run, all, state.parameters, state.previous, rate),
+                      quantity);
+  }
+
+  /* `.mark()`: see `derive.example`. */
+  function mark(spec, trained, { step, quantity, entered, own = {} }) {
+    const state = trained.states[step - 1];
+    if (!state) {
+      throw new DeriveError(`step: must be a step from 1 to ${trained.states.length}, `
+                            + `not ${JSON.stringify(step)}`);
+    }
+    const truth = quantityOf(state.made, quantity);
+    if (truth === undefined) {
+      throw new DeriveError(`${JSON.stringify(quantity)}: not a quantity of step ${step}; use `
+                            + `one of ${pathsOf(state.made).join(", ")}`);
+    }
+    const rows = enteredRows(entered, matrixOf(truth), spec.precision);
+    const right = marks(rows, truth);
+    const mine = fromOwn(spec, trained, state, quantity, own, spec.precision);
+    const follows = mine === null ? null : marks(rows, mine);
+    const shape = (value) => {
+      const m = matrixOf(value);
+      return m.rows === rows.length && m.cols === rows[0].length;
+    };
+    let mistake = null;
+    const settled = everywhere(right) || (follows !== null && everywhere(follows));
+    const search = settled ? [] : spec.mistakes;
+    let fits = shape(truth);
+    for (const candidate of search) {
+      const value = mistaken(spec, trained, state, candidate, quantity);
+      if (value === undefined || !shape(value) || same(value, truth)) continue;
+      fits = true;
+      if (everywhere(marks(rows, value))) {
+        const { id, title, explanation, where, right_tex, wrong_tex } = candidate;
+        mistake = { id, title, explanation, where, right_tex, wrong_tex };
+        break;
+      }
+    }
+    if (!fits) {
+      const m = matrixOf(truth);
+      throw new DeriveError(`${quantity} at step ${step} is ${m.rows} × ${m.cols} (rows × `
+                            + `columns), not ${rows.length} × ${rows[0].length}`,
+                            { shape: [m.rows, m.cols] });
+    }
+    return { right, follows, mistake };
+  }
+
   derive.runtime = rt;
   derive.DeriveError = DeriveError;
   derive.examples = derive.examples || {};
 
-  /* An example of this page by its file's stem: `.values(edits)` trains it again. */
+  /* An example of this page by its file's stem: `.values(edits)` trains it again, `.mark()`
+   * marks a reader's numbers. */
   derive.example = function (name) {
     const spec = derive.examples[name];
     if (!spec) throw new DeriveError(`no example named ${JSON.stringify(name)} on this page`);
@@ -534,6 +760,14 @@
       run(edits) {
         const trained = train(spec, edits);
         return { values: trained.values, quantity: (path, step) => lookup(trained, path, step) };
+      },
+      /* `{right, follows, mistake}` for the reader's `entered` value of `quantity` (a dotted
+       * path of a step of `values`) at `step`, against the run with `edits` (by default the
+       * edits the page shows); `own` maps dotted paths to the reader's earlier numbers of the
+       * step. See "Marking a reader's numbers" above and docs/check-your-numbers.md. */
+      mark(options) {
+        const shown = derive.page && derive.page.example === name ? derive.page.edits : {};
+        return mark(spec, train(spec, options.edits || shown), options);
       },
       /* The example file's numbers, in its own keys and shapes. */
       file: () => JSON.parse(JSON.stringify(spec.values)),

@@ -151,8 +151,10 @@ function startLivePage() {
     elements: [...document.querySelectorAll("[data-derive-quantity]")],
   };
   buildPanel(page);
-  derive.page = { settled: Promise.resolve(), update: () => update(page),
-                  reset: () => reset(page) };
+  derive.page = { example: example.name, edits: {}, settled: Promise.resolve(),
+                  update: () => update(page), reset: () => reset(page) };
+  const check = document.querySelector(".derive-check[data-derive-example]");
+  if (check) buildCheck(page, check);
   if (location.hash.startsWith(EDITS)) {
     try {
       fill(page, JSON.parse(decodeURIComponent(location.hash.slice(EDITS.length))));
@@ -258,6 +260,7 @@ function update(page) {
     showError(page, err.message);
     return derive.page.settled;
   }
+  derive.page.edits = edits;
   const address = location.pathname + location.search;
   const fragment = `${EDITS}${encodeURIComponent(JSON.stringify(edits))}`;
   history.replaceState(history.state, "", Object.keys(edits).length ? address + fragment : address);
@@ -268,6 +271,7 @@ function update(page) {
     return derive.page.settled;
   }
   showError(page, "");
+  recheck(page);
   const changes = [];
   for (const node of page.elements) {
     const value = run.quantity(node.dataset.deriveQuantity, Number(node.dataset.deriveStep || 0));
@@ -284,7 +288,9 @@ function reset(page) {
   fill(page, page.file);
   for (const input of Object.values(page.inputs).flat(2)) input.removeAttribute("aria-invalid");
   history.replaceState(history.state, "", location.pathname + location.search);
+  derive.page.edits = {};
   showError(page, "");
+  recheck(page);
   document.body.classList.remove("derive-edited");
   const changes = [];
   for (const node of page.elements) {
@@ -405,4 +411,194 @@ function same(a, b) {
       && a.every((x, i) => same(x, b[i]));
   }
   return a === b;
+}
+
+/* ---- Check your own numbers: the reader types a quantity of a step and each entry is marked ----
+ *
+ * In the section .derive-check the reader picks a step and a quantity (from the structure of
+ * the step's values), types or pastes a matrix, and `derive.example(name).mark()` marks each
+ * entry against the page's values with the reader's edits: right, following from the reader's
+ * own earlier numbers of the step (every quantity checked before is remembered, by step), or
+ * wrong, with the common mistake it matches named beside the formula it changes.
+ */
+const QUANTITY_GROUPS = [["loss", "The loss"], ["intermediates", "Forward and backward"],
+                ["gradients", "Gradients"], ["velocity", "Velocity"],
+                ["updated", "Updated parameters"]];
+const MARKS = { right: ["✓", "right"], follows: ["↪", "follows from your numbers"],
+                wrong: ["✗", "wrong"] };
+
+/* The form, its result and the reader's remembered numbers (`page.own[step][path]`). */
+function buildCheck(page, section) {
+  const steps = Number(section.dataset.deriveSteps);
+  const values = page.example.values({}).steps[0];
+  const id = (name) => `derive-check-${name}`;
+  const form = element("form", { className: "derive-check-form", noValidate: true });
+  const step = element("select", { id: id("step") }, Array.from({ length: steps },
+    (_, i) => element("option", { value: String(i + 1), textContent: `Step ${i + 1}` })));
+  const quantity = element("select", { id: id("quantity") }, QUANTITY_GROUPS
+    .filter(([group]) => values[group] !== undefined)
+    .map(([group, title]) => element("optgroup", { label: title }, group === "loss"
+      ? [element("option", { value: "loss", textContent: "L, the loss" })]
+      : Object.keys(values[group]).map((name) => element("option", {
+        value: `${group}.${name}`, textContent: quantityLabel(group, name, page) })))));
+  const text = element("textarea", { id: id("entered"), rows: 4, spellcheck: false });
+  text.setAttribute("autocapitalize", "off");
+  const useOwn = element("input", { type: "checkbox", id: id("own"), checked: true });
+  const own = element("span", { className: "derive-own" });
+  const forget = element("button", { type: "button", className: "derive-forget",
+                                     textContent: "forget them" });
+  const result = element("div", { className: "derive-check-result" });
+  result.setAttribute("aria-live", "polite");
+  form.append(
+    element("div", { className: "derive-check-choice" }, [
+      element("label", { htmlFor: id("step"), textContent: "Step" }), step,
+      element("label", { htmlFor: id("quantity"), textContent: "Quantity" }), quantity]),
+    element("label", { htmlFor: id("entered"), textContent: "Your numbers: entries apart by "
+      + "spaces, commas or &, rows on new lines or apart by \\\\; a LaTeX bmatrix works too" }),
+    text,
+    element("p", { className: "derive-own-choice" }, [useOwn, " ", element("label", {
+      htmlFor: id("own"), textContent: "Mark against my earlier numbers of this step too" })]),
+    element("p", { className: "derive-own-choice" }, ["Remembered for this step: ", own, " ",
+                                                      forget]),
+    element("button", { type: "submit", className: "md-button md-button--primary",
+                        textContent: "Check" }));
+  const docs = document.querySelector("nav a[href*='check-your-numbers']");
+  if (docs) {
+    const link = element("a", { href: docs.getAttribute("href"),
+                                textContent: "How entries are marked" });
+    section.append(element("p", {}, [link, "."]));
+  }
+  section.append(form, result);
+  page.check = { step, quantity, text, useOwn, own, result, last: null };
+  page.own = {};
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    page.check.last = { step: Number(step.value), quantity: quantity.value, text: text.value };
+    check(page, page.check.last, true);
+  });
+  step.addEventListener("change", () => showOwn(page));
+  forget.addEventListener("click", () => {
+    delete page.own[step.value];
+    showOwn(page);
+  });
+  showOwn(page);
+}
+
+/* A quantity's name as the select shows it: W[1], δ[2], ∂L/∂W[1], W[1] after the update. */
+function quantityLabel(group, name, page) {
+  const layered = (text) => text.replace(/^delta/, "δ").replace(/(\d+)$/, "[$1]");
+  const parts = name.match(/^d([LRJ])_d(\w+)$/);
+  if (parts) return `∂${parts[1]}/∂${layered(parts[2])}`;
+  const objective = page.file.weight_decay > 0 ? "J" : "L";
+  if (group === "gradients") return `∂${objective}/∂${layered(name)}`;
+  if (group === "velocity") return `velocity of ${layered(name)}`;
+  return group === "updated" ? `${layered(name)} after the update` : layered(name);
+}
+
+/* The reader's remembered quantities of the chosen step, by label. */
+function showOwn(page) {
+  const { step, own } = page.check;
+  const mine = Object.keys(page.own[step.value] || {});
+  own.textContent = mine.length
+    ? mine.map((path) => labelOf(page, path)).join(", ") : "none checked yet";
+}
+
+function labelOf(page, path) {
+  const [group, name] = path.split(".");
+  return group === "loss" ? "L" : quantityLabel(group, name, page);
+}
+
+/* Mark `asked` ({step, quantity, text}) and show the marks; `remember` keeps the numbers as the
+ * reader's own for later checks of the step. */
+function check(page, asked, remember) {
+  const { result, useOwn } = page.check;
+  const mine = page.own[asked.step] || {};
+  let rows, marked;
+  try {
+    rows = parseMatrix(asked.text);
+    const own = useOwn.checked ? { ...mine } : {};
+    delete own[asked.quantity];
+    marked = page.example.mark({ step: asked.step, quantity: asked.quantity, entered: rows,
+                                 own, edits: derive.page.edits });
+  } catch (err) {
+    result.replaceChildren(element("p", { className: "derive-error",
+      textContent: `${labelOf(page, asked.quantity)}: ${err.message}` }));
+    return;
+  }
+  if (remember) {
+    page.own[asked.step] = { ...mine, [asked.quantity]: rows };
+    showOwn(page);
+  }
+  result.replaceChildren(...marksOf(page, asked, rows, marked));
+  const maths = [...result.querySelectorAll(".arithmatex")];
+  if (maths.length) typesetQueue = typesetQueue.then(() => MathJax.typesetPromise(maths));
+}
+
+/* Mark the last check again with the page's new values (after an edit or a reset). */
+function recheck(page) {
+  if (page.check && page.check.last) check(page, page.check.last, false);
+}
+
+/* The marks as a grid of the typed entries, a count, a legend, and the mistake if one. */
+function marksOf(page, asked, rows, { right, follows, mistake }) {
+  const kinds = right.map((line, i) => line.map((ok, j) => (ok ? "right"
+    : follows && follows[i][j] ? "follows" : "wrong")));
+  const table = element("table", { className: "derive-marks" });
+  table.append(element("caption", { textContent: `Your ${labelOf(page, asked.quantity)}, `
+                                                 + `step ${asked.step}` }));
+  rows.forEach((line, i) => {
+    const row = table.insertRow();
+    line.forEach((entry, j) => {
+      const [symbol, word] = MARKS[kinds[i][j]];
+      const shown = element("span", { className: "derive-symbol", textContent: symbol });
+      shown.setAttribute("aria-hidden", "true");
+      const cell = row.insertCell();
+      cell.className = `derive-${kinds[i][j]}`;
+      cell.append(shown, ` ${entry} `,
+                  element("span", { className: "derive-sr", textContent: word }));
+    });
+  });
+  const count = (kind) => kinds.flat().filter((k) => k === kind).length;
+  const total = kinds.flat().length;
+  const summary = [`${count("right")} of ${total} entries right`];
+  if (count("follows")) summary.push(`${count("follows")} follow from your numbers`);
+  if (count("wrong")) summary.push(`${count("wrong")} wrong`);
+  const legend = Object.values(MARKS).map(([symbol, word]) => `${symbol} ${word}`).join(" · ");
+  const parts = [element("p", { className: "derive-summary",
+                               textContent: `${summary.join(", ")}.` }),
+                 element("div", { className: "derive-marks-scroll" }, [table]),
+                 element("p", { className: "derive-legend", textContent: legend })];
+  if (mistake) parts.push(mistakeBox(mistake));
+  return parts;
+}
+
+/* A named mistake: its title, why it is one, and the step it changes, right above mistaken. */
+function mistakeBox(mistake) {
+  const tex = "\\begin{aligned}"
+    + `\\text{right:} \\quad & ${mistake.right_tex} \\\\`
+    + `\\text{mistaken:} \\quad & ${mistake.wrong_tex}\\end{aligned}`;
+  return element("div", { className: "admonition warning derive-mistake" }, [
+    element("p", { className: "admonition-title",
+                   textContent: `A common mistake: ${mistake.title}` }),
+    element("p", { textContent: mistake.explanation }),
+    element("p", { textContent: "It happens at this step:" }),
+    element("div", { className: "arithmatex", textContent: `\\[${tex}\\]` })]);
+}
+
+/* A typed or pasted matrix as rows of entries (strings): entries apart by spaces, commas or &,
+ * rows by new lines, \\ or ; — a LaTeX bmatrix (or pmatrix), $ and \[ \] around it, and
+ * brackets as in [[1, 2], [3, 4]] are taken off. */
+function parseMatrix(text) {
+  const rows = text
+    .replace(/\\(begin|end)\{[bBpvV]?matrix\}/g, "\n")
+    .replace(/\\\\/g, "\n")
+    .replace(/\\[[\]()]|\$/g, " ")
+    .replace(/\]\s*,?\s*\[/g, "\n")
+    .replace(/[[\]]/g, " ")
+    .replace(/\u2212/g, "-")
+    .split(/[\n;]/)
+    .map((line) => line.split(/[\s,&]+/).filter(Boolean))
+    .filter((line) => line.length);
+  if (!rows.length) throw new Error("type a number, or rows of numbers, first");
+  return rows;
 }
