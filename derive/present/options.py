@@ -27,8 +27,9 @@ class RenderOptions:
     terms_per_line: int = 2
     max_units: int = 8
     """Units drawn per layer of the network diagram."""
-    max_labelled_edges: int = 24
-    """Networks with at most this many weights show each weight's value on its edge."""
+    max_labelled_edges: int = 20
+    """Between two layers of the network diagram with at most this many edges (weights and
+    biases), each value is written on its edge; denser layers show it on hover and focus."""
     edge_precision: int = 2
     """Decimals of the weights written on the diagram's edges."""
 
