@@ -1,4 +1,4 @@
-"""The command line: `python -m derive values|check|variants|new|build ...`.
+"""The command line: `python -m derive values|check|variants|new|build|help ...`.
 
 Every bad input ends a command with exit code 2 and one line on standard error; the example
 files and output folders are checked before any work starts. A reader that stops early
@@ -15,6 +15,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from .errors import DeriveError, show_path
+
+_PACKAGE = Path(__file__).resolve().parent
+DOCS = _PACKAGE / "docs" if (_PACKAGE / "docs").is_dir() else _PACKAGE.parent / "docs"
+"""derive's reference pages: inside the installed package (a wheel maps the project's docs/
+folder there), else beside the package (a checkout, an editable install)."""
+TOPICS = {"example-file": "example-files.md"}
+"""`derive help TOPIC`: the page of docs/ it prints."""
 
 BROKEN_PIPE = 141
 """Exit code when standard output is closed early: 128 + SIGPIPE, what a shell reports for a
@@ -83,7 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("examples", type=Path, nargs="*",
                        help="example files (default: the plugin's examples, examples/*.toml)")
     build.add_argument("--site-dir", type=Path, default=Path("site"),
-                       help="the folder to write (replaced whole, only if derive made it)")
+                       help="the folder to write (replaced whole, only if derive made it, or "
+                            "mkdocs build made it as mkdocs.yml's own site_dir)")
+    guide = command("help", "print a reference page: example-file (the example file's format, "
+                            "every option, limit and message)")
+    guide.add_argument("topic", nargs="?", choices=sorted(TOPICS), help="the page to print")
     return parser
 
 
@@ -116,7 +127,7 @@ def _version() -> str:
 
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; its exit code."""
-    if args.command in ("values", "check") and sys.stdout is None:
+    if args.command in ("values", "check", "help") and sys.stdout is None:
         # Python sets sys.stdout to None when the command starts with it closed (`>&-`).
         raise DeriveError(f"standard output: closed; {args.command} prints its results there "
                           "(redirect it to a file or /dev/null instead)")
@@ -128,6 +139,8 @@ def _run(args: argparse.Namespace) -> int:
         return _variants(args.example, args.count, args.seed, args.out, args.moodle, args.ask)
     if args.command == "new":
         return _new(args.directory)
+    if args.command == "help":
+        return _help(args.topic)
     return _build(args.examples, args.site_dir)
 
 
@@ -192,6 +205,15 @@ def _variants(path: Path, count: int, seed: int, out: Path, moodle: bool,
         bank = out / f"{original.example.name}-moodle.xml"
         print(f"wrote {show_path(bank)}: the variants as a Moodle question bank (import it with "
               "Question bank > Import > Moodle XML format)", file=sys.stderr)
+    return 0
+
+
+def _help(topic: str | None) -> int:
+    """Print a reference page (Markdown, as docs/ holds it); without a topic, the usage."""
+    if topic is None:
+        _parser().print_help()
+        return 0
+    sys.stdout.write((DOCS / TOPICS[topic]).read_text(encoding="utf-8"))
     return 0
 
 

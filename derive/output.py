@@ -2,7 +2,10 @@
 
 derive replaces a folder only if it is absent, empty, or marked as built by derive (the MARKER
 file inside, a regular file); anything else is refused before any work, so `--site-dir docs` can
-never delete docs/, and neither can a folder holding the command's inputs. A new folder is built
+never delete docs/, and neither can a folder holding the command's inputs. One exception: the
+site build also replaces the site folder of its own mkdocs.yml once `mkdocs build` made it (the
+config's site_dir holding MkDocs' SITEMAP and NOT_FOUND as regular files), as MkDocs itself
+would on its next build. A new folder is built
 beside the target and exchanged with it in one atomic rename (Linux's renameat2
 RENAME_EXCHANGE), so readers always see the old or the new folder. Leftovers of killed builds
 (work folders holding WORK_MARKER, whose process is gone) are removed by the next build.
@@ -27,20 +30,36 @@ MARKER = ".derive-output"
 WORK_MARKER = ".derive-work"
 """The file derive writes first into each work folder, holding its process id: only folders
 holding it are removed as leftovers, once that process is gone."""
+SITEMAP, NOT_FOUND = "sitemap.xml", "404.html"
+"""What every `mkdocs build` with MkDocs' or Material's theme writes at the top of its site."""
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def require_replaceable(target: Path, option: str) -> None:
-    """Refuse, with one line naming `option`, an output folder derive may not replace."""
+def require_replaceable(target: Path, option: str, mkdocs_site: Path | None = None) -> None:
+    """Refuse, with one line naming `option`, an output folder derive may not replace.
+
+    `mkdocs_site` is the site_dir of the mkdocs.yml being built: that folder may also be
+    replaced once `mkdocs build` made it (see `built_by_mkdocs`).
+    """
     if not target.exists() and not target.is_symlink():
         return
     shown = show_path(target)
     if target.is_symlink() or not target.is_dir():
         raise DeriveError(f"{option}: {shown} is not a folder derive built; choose another")
-    if any(target.iterdir()) and not _regular_file(target / MARKER):
-        raise DeriveError(f"{option}: {shown} is a folder derive did not build (no {MARKER} "
-                          "inside); remove it yourself or choose another")
+    if _regular_file(target / MARKER) or not any(target.iterdir()):
+        return
+    own_site = mkdocs_site is not None and located(target) == located(mkdocs_site)
+    if own_site and built_by_mkdocs(target):
+        return
+    raise DeriveError(f"{option}: {shown} is a folder derive did not build (no {MARKER} "
+                      "inside); remove it yourself or choose another")
+
+
+def built_by_mkdocs(folder: Path) -> bool:
+    """Whether `folder` holds what `mkdocs build` writes at a site's top: its sitemap and its
+    404 page, both regular files."""
+    return _regular_file(folder / SITEMAP) and _regular_file(folder / NOT_FOUND)
 
 
 def require_apart(target: Path, option: str, inputs: Iterable[Path]) -> None:
@@ -61,13 +80,14 @@ def located(path: Path) -> Path:
 
 
 @contextmanager
-def replacing(target: Path, option: str) -> Iterator[Path]:
+def replacing(target: Path, option: str, mkdocs_site: Path | None = None) -> Iterator[Path]:
     """A fresh folder to fill; when the block succeeds it replaces `target` whole.
 
-    On any failure `target` stays exactly as it was and the fresh folder is removed.
+    On any failure `target` stays exactly as it was and the fresh folder is removed;
+    `mkdocs_site` as for `require_replaceable`.
     """
     target = located(target)  # a symlink itself is refused, not followed
-    require_replaceable(target, option)
+    require_replaceable(target, option, mkdocs_site)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -88,7 +108,7 @@ def replacing(target: Path, option: str) -> Iterator[Path]:
         fresh.mkdir(exist_ok=True)
         (fresh / MARKER).write_text("built by derive; it replaces this folder whole\n",
                                     encoding="utf-8")
-        require_replaceable(target, option)
+        require_replaceable(target, option, mkdocs_site)
         _exchange(fresh, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)

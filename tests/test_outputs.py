@@ -1,6 +1,7 @@
 """Output folders: only what derive built is replaced, always whole, and killed builds leave
 nothing behind; titles are escaped exactly once."""
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -212,3 +213,79 @@ def test_examples_whose_files_collide_in_the_site_are_refused_naming_both(tmp_pa
     assert str(first) in line and str(second) in line
     assert "examples/x.json in the site" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json.toml", "x.toml"]
+
+
+# MkDocs' own site folder: `derive build` replaces what `mkdocs build` made from the same
+# mkdocs.yml, as MkDocs would; every other folder keeps the rules above.
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A project `derive new` made, as the working directory."""
+    assert main(["new", str(tmp_path / "course")]) == 0
+    monkeypatch.chdir(tmp_path / "course")
+    return tmp_path / "course"
+
+
+def mkdocs_site(folder: Path, sitemap: bool = True, not_found: bool = True) -> dict[str, bytes]:
+    """`folder` as `mkdocs build` leaves a site: its pages, sitemap and 404 page."""
+    folder.mkdir()
+    (folder / "index.html").write_text("<html>an older site</html>")
+    if sitemap:
+        (folder / "sitemap.xml").write_text("<urlset/>")
+    if not_found:
+        (folder / "404.html").write_text("<html>not found</html>")
+    return snapshot(folder)
+
+
+def test_build_replaces_the_site_mkdocs_built_from_the_same_config(project, capsys):
+    mkdocs_site(project / "site")
+    assert main(["build"]) == 0
+    assert (project / "site" / MARKER).is_file()
+    assert "an older site" not in (project / "site" / "index.html").read_text()
+
+
+@pytest.mark.parametrize("missing", ["sitemap", "not_found"])
+def test_a_site_folder_without_mkdocs_sitemap_and_404_page_is_kept(project, capsys, missing):
+    before = mkdocs_site(project / "site", **{missing: False})
+    assert main(["build"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"--site-dir: {project / 'site'} is a folder derive did not build")
+    assert snapshot(project / "site") == before
+
+
+def test_a_folder_mkdocs_built_elsewhere_than_the_configs_site_dir_is_kept(project, capsys):
+    before = mkdocs_site(project / "public")
+    assert main(["build", "--site-dir", "public"]) == 2
+    assert "is a folder derive did not build" in capsys.readouterr().err
+    assert snapshot(project / "public") == before
+
+
+def test_a_symlinked_sitemap_does_not_make_the_site_folder_replaceable(project, capsys):
+    site = project / "site"
+    before = mkdocs_site(site, sitemap=False)
+    (site / "sitemap.xml").symlink_to(project / "mkdocs.yml")
+    assert main(["build"]) == 2
+    assert "is a folder derive did not build" in capsys.readouterr().err
+    assert snapshot(site) == before | {"sitemap.xml": (project / "mkdocs.yml").read_bytes()}
+
+
+def test_the_build_log_names_the_site_folder_not_the_work_folder(project, caplog):
+    caplog.set_level(logging.INFO)
+    assert main(["build"]) == 0
+    assert f"Building documentation to directory: {project / 'site'}" in caplog.text
+    assert f"site built in {project / 'site'}" in caplog.text
+    assert ".site-build-" not in caplog.text
+
+
+def test_the_error_page_states_the_exit_codes_the_builds_return(project, capsys):
+    from click.testing import CliRunner
+    from mkdocs.__main__ import cli
+
+    from derive.present.render import render
+
+    first = project / "examples" / "first.toml"
+    first.write_text(first.read_text().replace('loss = "l2"', 'loss = "l3"'))
+    assert "`mkdocs build` stops with this\nmessage and exit code 1, `python -m derive build` " \
+           "with exit code 2." in render("error.md.j2", name="first", message="unknown loss")
+    assert main(["build"]) == 2
+    assert CliRunner().invoke(cli, ["build", "-q"]).exit_code == 1

@@ -28,14 +28,16 @@ def build_site(
 ) -> Path:
     """Build the site of the given examples (default: the plugin's `examples`) into site_dir.
 
-    site_dir is replaced only if derive built it (or it is empty or absent), and only if it
-    holds none of the site's sources (mkdocs.yml, the docs folder, the example files) nor lies
-    in the docs folder; on any failure it is left exactly as it was, and docs/ is never written.
+    site_dir is replaced only if derive built it (or it is empty or absent, or `mkdocs build`
+    made it as mkdocs.yml's own site_dir), and only if it holds none of the site's sources
+    (mkdocs.yml, the docs folder, the example files) nor lies in the docs folder; on any failure
+    it is left exactly as it was, and docs/ is never written.
     """
     site_dir = located(site_dir)
-    require_replaceable(site_dir, "--site-dir")
     with _mkdocs_messages():
         config = _load(config_file)
+    mkdocs_site = Path(config.site_dir)
+    require_replaceable(site_dir, "--site-dir", mkdocs_site)
     plugin = config.plugins["derive"]
     if example_paths is not None:
         plugin.config.examples = [glob.escape(str(path.resolve())) for path in example_paths]
@@ -46,10 +48,10 @@ def build_site(
     # Validate every example file before any work, so a bad one is the only message.
     for path in paths:
         load_example(path)
-    with replacing(site_dir, "--site-dir") as fresh:
+    with replacing(site_dir, "--site-dir", mkdocs_site) as fresh:
         log.info("building the site with MkDocs")
         config.site_dir = str(fresh)
-        _run_mkdocs(config)
+        _run_mkdocs(config, site_dir)
     log.info("site built in %s", site_dir)
     return site_dir
 
@@ -64,9 +66,10 @@ def _require_outside_docs(site_dir: Path, docs_dir: Path) -> None:
                           "choose another folder")
 
 
-def _run_mkdocs(config: MkDocsConfig) -> None:
-    """Run MkDocs' build; a plugin's error is reported as its own one line."""
-    with _mkdocs_messages() as messages:
+def _run_mkdocs(config: MkDocsConfig, site_dir: Path) -> None:
+    """Run MkDocs' build into config.site_dir, a work folder its messages call `site_dir`; a
+    plugin's error is reported as its own one line."""
+    with _mkdocs_messages(_Renamed(config.site_dir, str(site_dir))) as messages:
         try:
             mkdocs_build(config)
         except (MkDocsException, OSError) as err:
@@ -95,6 +98,20 @@ class _Quiet(logging.Filter):
         return not (record.name.startswith("mkdocs") and record.levelno >= logging.ERROR)
 
 
+class _Renamed(logging.Filter):
+    """Names the user's folder where a message names the work folder built in its place."""
+
+    def __init__(self, work: str, shown: str) -> None:
+        super().__init__()
+        self.work, self.shown = work, shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.work in message:
+            record.msg, record.args = message.replace(self.work, self.shown), ()
+        return True
+
+
 class _Collector(logging.Handler):
     """Keeps each log message as one line."""
 
@@ -107,17 +124,19 @@ class _Collector(logging.Handler):
 
 
 @contextmanager
-def _mkdocs_messages() -> Iterator[list[str]]:
-    """Collect MkDocs' warnings and errors (the reasons behind a failed strict build)."""
+def _mkdocs_messages(*filters: logging.Filter) -> Iterator[list[str]]:
+    """Collect MkDocs' warnings and errors (the reasons behind a failed strict build); every
+    message shown or collected first passes `filters`."""
     messages: list[str] = []
-    handler, quiet = _Collector(messages), _Quiet()
-    logger = logging.getLogger("mkdocs")
-    logger.addHandler(handler)
-    for shown in logging.getLogger().handlers:
-        shown.addFilter(quiet)
+    collector, logger = _Collector(messages), logging.getLogger("mkdocs")
+    attached = [(collector, each) for each in filters] + [
+        (shown, each) for shown in logging.getLogger().handlers for each in (*filters, _Quiet())]
+    logger.addHandler(collector)
+    for handler, each in attached:
+        handler.addFilter(each)
     try:
         yield messages
     finally:
-        logger.removeHandler(handler)
-        for shown in logging.getLogger().handlers:
-            shown.removeFilter(quiet)
+        logger.removeHandler(collector)
+        for handler, each in attached:
+            handler.removeFilter(each)
