@@ -68,7 +68,7 @@ def write_variants(original: WorkedExample, count: int, seed: int, out: Path,
             path.write_text(_toml(worked.example), encoding="utf-8")
             path.with_suffix(".json").write_text(to_json(answer_key(worked)), encoding="utf-8")
             page = view(worked)
-            path.with_suffix(".tex").write_text(document(page), encoding="utf-8")
+            path.with_suffix(".tex").write_text(document(worked, page), encoding="utf-8")
             path.with_name(f"{path.stem}-questions.tex").write_text(questions(page),
                                                                     encoding="utf-8")
         if moodle:

@@ -204,10 +204,11 @@ MEASURE = """() => {
   };
 }"""
 
-# In the Material page: how wide the diagram is drawn, and whether the page scrolls sideways.
+# In the Material page, where the diagram sits inline: how wide it is drawn, and whether the
+# page scrolls sideways.
 ON_PAGE = """() => {
-  const img = document.querySelector("img[src$='-network.svg']");
-  return {src: img.src, drawn: img.getBoundingClientRect().width,
+  const svg = document.querySelector(".derive-diagram svg");
+  return {drawn: svg.getBoundingClientRect().width,
           pageWidth: document.documentElement.scrollWidth, viewWidth: window.innerWidth};
 }"""
 
@@ -234,10 +235,8 @@ def diagrams(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
                 for width in (PHONE, LAPTOP):
                     page = browser.new_page(viewport={"width": width, "height": 900})
                     page.goto((site / "examples" / name / "index.html").as_uri())
-                    page.wait_for_function("() => document.querySelector(\"img[src$='-network"
-                                           ".svg']\").complete")
                     found[name][width] = page.evaluate(ON_PAGE)
-                    page.goto(found[name][width]["src"])
+                    page.goto((site / "examples" / f"{name}-network.svg").as_uri())
                     found[name][width].update(page.evaluate(MEASURE))
                     page.close()
         finally:

@@ -94,7 +94,7 @@ def markdown(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> str:
     loss curve inline, no site-only parts."""
     page = view(worked, options)
     text = _environment().get_template("example.md.j2").render(
-        page=page, site=False, diagram_alt="", loss_alt="")
+        page=page, site=False, loss_alt="")
     diagram = _image(network_diagram(worked.example, options), diagram_alt(worked.example))
     text = _after(text, "## The network\n\n", diagram)
     losses = page["loss_table"]["losses"]
@@ -119,7 +119,7 @@ def _image(svg: str, alt: str) -> str:
 
 def latex(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> str:
     """The example as a standalone LaTeX document (the site's `.tex`)."""
-    return document(view(worked, options))
+    return document(worked, view(worked, options), options)
 
 
 def matrix(worked: WorkedExample, name: str, step: int = 1, precision: int | None = None,

@@ -12,7 +12,7 @@ from ..moodle import example_bank
 from ..spec import KINKED
 from ..worked import WorkedExample
 from .answer_key import answer_key, to_json
-from .figures import diagram_alt, loss_alt, loss_curve, network_diagram
+from .figures import loss_alt, loss_curve, network_diagram, network_tikz
 from .options import DEFAULTS, RenderOptions
 from .render import render
 from .view import view
@@ -29,16 +29,16 @@ def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
     """
     page = view(worked, options)
     losses = page["loss_table"]["losses"]
-    figures = {"diagram_alt": diagram_alt(worked.example),
-               "loss_alt": loss_alt(losses) if len(losses) > 1 else ""}
+    diagram = network_diagram(worked.example, options, templates)
+    figures = {"diagram_svg": diagram, "loss_alt": loss_alt(losses) if len(losses) > 1 else ""}
     name = worked.example.name
     key = answer_key(worked)
     files = {
         f"examples/{name}.md": render("example.md.j2", templates, page=page, site=True,
                                       **figures),
-        f"examples/{name}.tex": document(page, templates),
+        f"examples/{name}.tex": document(worked, page, options, templates),
         f"examples/{name}.json": to_json(key),
-        f"examples/{name}-network.svg": network_diagram(worked.example, options, templates),
+        f"examples/{name}-network.svg": diagram,
         f"examples/{name}-moodle.xml": example_bank(worked, options.precision),
     }
     if len(losses) > 1:
@@ -108,9 +108,12 @@ def _mistake(worked: WorkedExample, mistake: Mistake) -> str:
     return f"\n      Object.assign({json.dumps(said)}, {{chain: {chain}}}),"
 
 
-def document(page: dict, templates: tuple[Path, ...] = ()) -> str:
-    """The worked example as a standalone LaTeX document, from its view."""
-    return render("example.tex.j2", templates, page=page)
+def document(worked: WorkedExample, page: dict, options: RenderOptions = DEFAULTS,
+             templates: tuple[Path, ...] = ()) -> str:
+    """The worked example as a standalone LaTeX document, from its view, with the page's
+    network diagram drawn in TikZ."""
+    return render("example.tex.j2", templates, page=page,
+                  diagram=network_tikz(worked.example, options, templates))
 
 
 def questions(page: dict, templates: tuple[Path, ...] = ()) -> str:
