@@ -224,6 +224,17 @@ def test_numbers_that_match_no_mistake_name_none(site_page):
         assert got["mistake"] is None and everywhere(got["right"], False), call
 
 
+def test_a_vector_is_read_in_the_quantitys_orientation(site_page):
+    b2 = typed(step_values("sigmoid-bias")["gradients.b2"], 6)
+    W2 = typed(step_values("seed")["gradients.W2"], 4)
+    calls = [("sigmoid-bias", {"step": 1, "quantity": "gradients.b2", "entered": entered})
+             for entered in (b2, [b2], [[x] for x in b2])]
+    calls += [("seed", {"step": 1, "quantity": "gradients.W2", "entered": entered})
+              for entered in (W2[0], W2, [[x] for x in W2[0]])]
+    assert [got["right"] for got in marked(site_page, calls)] == \
+        [[[True], [True]]] * 3 + [[[True, True, True]]] * 3
+
+
 def test_what_cannot_be_marked_says_why(site_page):
     calls = [("seed", {"step": 1, "quantity": "gradients.W2", "entered": entered})
              for entered in ([["1", "2"]], [["1", "2", "x"]], [["1", "2", "3"], ["4"]], [])]

@@ -595,15 +595,16 @@
     return Math.abs(entry.value - value) <= half * (1 + 1e-9) + 4 * EPS * Math.abs(value);
   }
 
-  /* `entered` as rows of typed entries: a number or a string is one entry, a flat list a
-   * column (or the row of a quantity that is one row). */
+  /* `entered` as rows of typed entries: a number or a string is one entry, a flat list a row,
+   * and a row or a column of a quantity that is the other (a bias is a column) is read as it. */
   function enteredRows(entered, truth, precision, label = "") {
-    let rows = entered;
-    if (!Array.isArray(entered)) {
-      rows = [[entered]];
-    } else if (entered.length && entered.every((entry) => !Array.isArray(entry))) {
-      const row = truth.rows === 1 && truth.cols === entered.length;
-      rows = row ? [entered] : entered.map((entry) => [entry]);
+    let rows = !Array.isArray(entered) ? [[entered]]
+      : entered.every((entry) => !Array.isArray(entry)) ? [entered] : entered;
+    const column = rows.every((line) => Array.isArray(line) && line.length === 1);
+    const flipped = rows.length === 1 ? truth.cols === 1 && truth.rows === rows[0].length
+      : column && truth.rows === 1 && truth.cols === rows.length;
+    if (flipped && truth.rows * truth.cols > 1) {
+      rows = rows[0].map((_, j) => rows.map((line) => line[j]));
     }
     if (!rows.length || !rows.every((line) => Array.isArray(line) && line.length)) {
       throw new DeriveError(`${label}give a number, a flat list, or a list of rows of numbers`);

@@ -469,7 +469,7 @@ function buildCheck(page, section) {
     section.append(element("p", {}, [link, "."]));
   }
   section.append(form, result);
-  page.check = { step, quantity, text, useOwn, own, result, last: null };
+  page.check = { step, quantity, text, useOwn, own, forget, result, last: null };
   page.own = {};
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -497,10 +497,11 @@ function quantityLabel(group, name, page) {
 
 /* The reader's remembered quantities of the chosen step, by label. */
 function showOwn(page) {
-  const { step, own } = page.check;
+  const { step, own, forget } = page.check;
   const mine = Object.keys(page.own[step.value] || {});
   own.textContent = mine.length
     ? mine.map((path) => labelOf(page, path)).join(", ") : "none checked yet";
+  forget.hidden = !mine.length;
 }
 
 function labelOf(page, path) {
@@ -539,8 +540,11 @@ function recheck(page) {
   if (page.check && page.check.last) check(page, page.check.last, false);
 }
 
-/* The marks as a grid of the typed entries, a count, a legend, and the mistake if one. */
-function marksOf(page, asked, rows, { right, follows, mistake }) {
+/* The marks as a grid of the typed entries, a count, a legend, and the mistake if one; a row
+ * typed for a column (a bias), or a column for a row, is shown as it was marked. */
+function marksOf(page, asked, typed, { right, follows, mistake }) {
+  const rows = typed.length === right.length ? typed
+    : typed[0].map((_, j) => typed.map((line) => line[j]));
   const kinds = right.map((line, i) => line.map((ok, j) => (ok ? "right"
     : follows && follows[i][j] ? "follows" : "wrong")));
   const table = element("table", { className: "derive-marks" });
