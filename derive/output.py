@@ -5,10 +5,10 @@ file inside, a regular file); anything else is refused before any work, so `--si
 never delete docs/, and neither can a folder holding the command's inputs. One exception: the
 site build also replaces the site folder of its own mkdocs.yml once `mkdocs build` made it (the
 config's site_dir holding MkDocs' SITEMAP and NOT_FOUND as regular files), as MkDocs itself
-would on its next build. A new folder is built
-beside the target and exchanged with it in one atomic rename (Linux's renameat2
-RENAME_EXCHANGE), so readers always see the old or the new folder. Leftovers of killed builds
-(work folders holding WORK_MARKER, whose process is gone) are removed by the next build.
+would on its next build. A new folder is built beside the target and exchanged with it in one
+atomic rename (Linux's renameat2 RENAME_EXCHANGE), so readers always see the old or the new
+folder. Leftovers of killed builds (work folders holding WORK_MARKER, whose process is gone)
+are removed by the next build.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def require_replaceable(target: Path, option: str, mkdocs_site: Path | None = No
     """Refuse, with one line naming `option`, an output folder derive may not replace.
 
     `mkdocs_site` is the site_dir of the mkdocs.yml being built: that folder may also be
-    replaced once `mkdocs build` made it (see `built_by_mkdocs`).
+    replaced once `mkdocs build` made it (see `_built_by_mkdocs`).
     """
     if not target.exists() and not target.is_symlink():
         return
@@ -50,13 +50,13 @@ def require_replaceable(target: Path, option: str, mkdocs_site: Path | None = No
     if _regular_file(target / MARKER) or not any(target.iterdir()):
         return
     own_site = mkdocs_site is not None and located(target) == located(mkdocs_site)
-    if own_site and built_by_mkdocs(target):
+    if own_site and _built_by_mkdocs(target):
         return
     raise DeriveError(f"{option}: {shown} is a folder derive did not build (no {MARKER} "
                       "inside); remove it yourself or choose another")
 
 
-def built_by_mkdocs(folder: Path) -> bool:
+def _built_by_mkdocs(folder: Path) -> bool:
     """Whether `folder` holds what `mkdocs build` writes at a site's top: its sitemap and its
     404 page, both regular files."""
     return _regular_file(folder / SITEMAP) and _regular_file(folder / NOT_FOUND)

@@ -61,7 +61,7 @@ def blocked(kernel: Kernel, *, bias: bool) -> Gradients:
     X is d x N (a column per sample), y is k x N or a length-N vector, and parameters come as
     W1, (b1,) W2, ... with biases (when `bias`) as columns or flat vectors; arguments of other
     shapes raise one `ValueError` naming the argument, the shape it needs and the likely fix
-    (see `shape_error`). Gradients are sums over samples, so the whole batch's are the sum of
+    (see `_shape_error`). Gradients are sums over samples, so the whole batch's are the sum of
     its blocks', each scaled by the whole batch's N; a block's temporaries stay in cache instead
     of streaming through memory. A call whose blocks' products are large enough for BLAS to
     share among threads runs them on one (see THREADED_WORK).
@@ -76,7 +76,7 @@ def blocked(kernel: Kernel, *, bias: bool) -> Gradients:
             arrays.append(array := np.asarray(parameter, float))
             size += array.size
         if not _fits(X, y, arrays, bias, count):
-            raise shape_error(X, y, arrays, bias, count)
+            raise _shape_error(X, y, arrays, bias, count)
         N = X.shape[1]
         Y = y.reshape(-1, N)
         if bias:
@@ -123,7 +123,7 @@ def _fits(X: np.ndarray, y: np.ndarray, arrays: list[np.ndarray], bias: bool,
     return y.shape == (units, shape[1]) or (units == 1 and y.size == shape[1])
 
 
-def shape_error(X: np.ndarray, y: np.ndarray, arrays: list[np.ndarray], bias: bool,
+def _shape_error(X: np.ndarray, y: np.ndarray, arrays: list[np.ndarray], bias: bool,
                 count: int | None) -> Exception:
     """The first argument whose shape does not fit, named with the shape it needs and the
     likely fix (a transposed matrix is the common mistake)."""
