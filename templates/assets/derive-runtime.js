@@ -4,15 +4,17 @@
  * (derive/compile/javascript.py, one line per definition) calls it as `rt`. Its softmax,
  * log-softmax, sigmoid and log-sigmoid take the same stable forms as derive/compile/runtime.py.
  * `derive.example(name).values(edits)` trains an example again in the page, with the reader's
- * numbers, and returns the structure of `python -m derive values` (its answer key).
+ * numbers, and returns the structure of `python -m derive values` (its answer key);
+ * `.mark()` marks the reader's own numbers of a step against it.
  * Plain ES2020, no dependencies; an example's generated script (examples/NAME.js) registers
  * its chain and numbers in `derive.examples[name]`, before or after this file loads.
  */
 (function (derive) {
   "use strict";
 
-  /* A rows x cols matrix of float64, row-major; never changed once made. `transposed` is the
-   * matrix this one is the transpose of, if it was made by `transpose`. */
+  /* A rows x cols matrix of float64, row-major; never changed once made. `transposed` is its
+   * transpose once `transpose` has made it (or made it from it), so no matrix is transposed
+   * twice. */
   class Matrix {
     constructor(rows, cols, data) {
       this.rows = rows;
@@ -62,13 +64,14 @@
       return new Matrix(rows, cols, new Float64Array(rows * cols).fill(1));
     },
 
-    /* Mᵀ, which remembers M: a product with it reads M's rows (see matmul). */
+    /* Mᵀ, made once: M and Mᵀ remember each other (a product with Mᵀ reads M's rows). */
     transpose(m) {
+      if (m.transposed) return m.transposed;
       const out = new Matrix(m.cols, m.rows), D = m.data, T = out.data;
       for (let i = 0; i < m.rows; i++) {
         for (let j = 0; j < m.cols; j++) T[j * m.rows + i] = D[i * m.cols + j];
       }
-      out.transposed = m;
+      [out.transposed, m.transposed] = [m, out];
       return out;
     },
 
@@ -80,7 +83,7 @@
         throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
       }
       const out = new Matrix(a.rows, b.cols), m = a.cols, n = b.cols;
-      const A = a.data, T = (b.transposed || rt.transpose(b)).data, C = out.data;
+      const A = a.data, T = rt.transpose(b).data, C = out.data;
       let i = 0;
       for (; i + 1 < a.rows; i += 2) {
         const r0 = i * m, r1 = r0 + m;
@@ -670,13 +673,13 @@
   /* The quantity as the step's formulas give it from the reader's `own` numbers of the step
    * that go into it (each shaped like its true value: other shapes are left out), or null when
    * none does. */
-  function fromOwn(spec, trained, state, quantity, own, precision) {
+  function fromOwn(spec, trained, state, quantity, own) {
     const run = trained.run, before = ancestors(spec, run, nodeOf(spec, run, quantity));
     const given = {}, velocities = {};
     for (const [path, rows] of Object.entries(own)) {
       const node = nodeOf(spec, run, path), truth = quantityOf(state.made, path);
       if (!before.has(node) || truth === undefined) continue;
-      const m = matrixOf(truth), table = enteredRows(rows, m, precision, `own ${path}: `);
+      const m = matrixOf(truth), table = enteredRows(rows, m, spec.precision, `own ${path}: `);
       if (table.length !== m.rows || table[0].length !== m.cols) continue;
       const value = rt.fromRows(table.map((line) => line.map((entry) => entry.value)));
       const mine = typeof truth === "number" ? value.data[0] : value;
@@ -716,7 +719,7 @@
     }
     const rows = enteredRows(entered, matrixOf(truth), spec.precision);
     const right = marks(rows, truth);
-    const mine = fromOwn(spec, trained, state, quantity, own, spec.precision);
+    const mine = fromOwn(spec, trained, state, quantity, own);
     const follows = mine === null ? null : marks(rows, mine);
     const shape = (value) => {
       const m = matrixOf(value);

@@ -422,8 +422,8 @@ function same(a, b) {
  * wrong, with the common mistake it matches named beside the formula it changes.
  */
 const QUANTITY_GROUPS = [["loss", "The loss"], ["intermediates", "Forward and backward"],
-                ["gradients", "Gradients"], ["velocity", "Velocity"],
-                ["updated", "Updated parameters"]];
+                         ["gradients", "Gradients"], ["velocity", "Velocity"],
+                         ["updated", "Updated parameters"]];
 const MARKS = { right: ["✓", "right"], follows: ["↪", "follows from your numbers"],
                 wrong: ["✗", "wrong"] };
 
@@ -522,17 +522,29 @@ function check(page, asked, remember) {
     marked = page.example.mark({ step: asked.step, quantity: asked.quantity, entered: rows,
                                  own, edits: derive.page.edits });
   } catch (err) {
-    result.replaceChildren(element("p", { className: "derive-error",
-      textContent: `${labelOf(page, asked.quantity)}: ${err.message}` }));
+    const message = `${labelOf(page, asked.quantity)}: ${err.message}`;
+    showResult(result, [element("p", { className: "derive-error", textContent: message })]);
     return;
   }
   if (remember) {
     page.own[asked.step] = { ...mine, [asked.quantity]: rows };
     showOwn(page);
   }
-  result.replaceChildren(...marksOf(page, asked, rows, marked));
+  showResult(result, marksOf(page, asked, rows, marked));
+}
+
+/* Put `parts` in place of the result shown, typesetting their formulas and forgetting those of
+ * the result they replace. */
+function showResult(result, parts) {
+  const old = [...result.querySelectorAll(".arithmatex")];
+  result.replaceChildren(...parts);
   const maths = [...result.querySelectorAll(".arithmatex")];
-  if (maths.length) typesetQueue = typesetQueue.then(() => MathJax.typesetPromise(maths));
+  if (old.length || maths.length) {
+    typesetQueue = typesetQueue.then(() => {
+      if (old.length) MathJax.typesetClear(old);
+      return maths.length ? MathJax.typesetPromise(maths) : null;
+    });
+  }
 }
 
 /* Mark the last check again with the page's new values (after an edit or a reset). */
