@@ -8,7 +8,7 @@ Each shape pushes one limit as far as validation allows, found from the validato
 (`spec.kept`, `spec.work`, `spec.exact_digits`, the cross-check's `expanded_terms`), so the table
 follows the limits when they change; `huge-init` is the one refused. For each file it prints a
 Markdown table of `derive values`, `derive check` and a one-example `derive build`: wall seconds
-with empty caches (cold) and again (warm), and the peak memory of the slowest run (from
+(and CPU seconds) with empty caches (cold) and again (warm), and the largest peak memory (from
 `/usr/bin/time`). tests/test_budget.py checks the same files.
 """
 
@@ -177,17 +177,19 @@ def _rows(matrix: np.ndarray) -> str:
     return "[" + ",".join("[" + ",".join(f"{v:g}" for v in row) + "]" for row in matrix) + "]"
 
 
-def timed(command: list[str], folder: Path, cache: Path) -> tuple[float, int, int]:
-    """Wall seconds, peak memory (MB) and exit code of `python -m derive COMMAND` in `folder`."""
+def timed(command: list[str], folder: Path, cache: Path) -> tuple[float, float, int, int]:
+    """Wall and CPU seconds, peak memory (MB) and exit code of `python -m derive COMMAND` in
+    `folder` (CPU time tells a busy machine from a slow command)."""
     report = folder / "time.txt"
     environment = {**os.environ, "DERIVE_CACHE_DIR": str(cache)}
-    result = subprocess.run(["/usr/bin/time", "-o", str(report), "-f", "%e %M", sys.executable,
-                             "-m", "derive", *command], check=False, cwd=folder, env=environment,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds, kilobytes = report.read_text().split()[-2:]
+    result = subprocess.run(["/usr/bin/time", "-o", str(report), "-f", "%e %U %S %M",
+                             sys.executable, "-m", "derive", *command], check=False, cwd=folder,
+                            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    wall, user, system, kilobytes = report.read_text().split()[-4:]
     if result.returncode not in (0, 1):
         print(f"{' '.join(command)}: {result.stderr.strip().splitlines()[-1]}", file=sys.stderr)
-    return float(seconds), int(kilobytes) // 1024, result.returncode
+    return float(wall), float(user) + float(system), int(kilobytes) // 1024, result.returncode
 
 
 def measure(path: Path, quick: bool) -> dict[str, str]:
@@ -204,8 +206,9 @@ def measure(path: Path, quick: bool) -> dict[str, str]:
             cache = Path(folder) / f"cache-{name}"
             times = []
             for _ in ("cold", "warm"):
-                seconds, megabytes, code = timed(command, project, cache)
-                times.append(f"{seconds:.1f}" if code in (0, 1) else f"{seconds:.1f} (exit {code})")
+                wall, cpu, megabytes, code = timed(command, project, cache)
+                exit = "" if code == 0 else f", exit {code}"
+                times.append(f"{wall:.1f} ({cpu:.1f}{exit})")
                 peak = max(peak, megabytes)
             cells[name] = " / ".join(times)
     cells["peak MB"] = str(peak)
@@ -217,7 +220,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="time `derive values` only")
     quick = parser.parse_args().quick
     columns = ["values"] if quick else ["values", "check", "build"]
-    print("| file | what it pushes | " + " | ".join(f"{c} cold / warm s" for c in columns)
+    print("| file | what it pushes | " + " | ".join(f"{c} cold / warm s (CPU s)" for c in columns)
           + " | peak MB |")
     print("| --- | --- | " + " | ".join("---:" for _ in columns) + " | ---: |")
     with tempfile.TemporaryDirectory() as folder:
