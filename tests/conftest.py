@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-# Generated code is cached on disk; the tests use their own cache, never the user's. Set before
-# any test module imports derive's functions.
+# Generated code is cached on disk; the tests use their own cache, never the user's, and each
+# pytest-xdist worker its own folder of it: tests that count what a build computes, or damage an
+# entry, assume no other process writes there. Set before any test module imports derive.
 os.environ.setdefault("DERIVE_CACHE_DIR", tempfile.mkdtemp(prefix="derive-test-cache-"))
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ["DERIVE_CACHE_DIR"] = os.path.join(os.environ["DERIVE_CACHE_DIR"],
+                                                  os.environ["PYTEST_XDIST_WORKER"])
 
 from derive.site.build import build_site
 
