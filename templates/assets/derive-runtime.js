@@ -37,15 +37,10 @@
       return m;
     },
 
-    /* Nested rows, as NumPy's tolist() gives them (a loop: Array.from of a typed array is
-     * several times slower, and an answer key holds every matrix of every step). */
+    /* Nested rows, as NumPy's tolist() gives them. */
     toRows(m) {
-      const rows = new Array(m.rows), D = m.data, n = m.cols;
-      for (let i = 0; i < m.rows; i++) {
-        const line = new Array(n);
-        for (let j = 0; j < n; j++) line[j] = D[i * n + j];
-        rows[i] = line;
-      }
+      const rows = new Array(m.rows);
+      for (let i = 0; i < m.rows; i++) rows[i] = listed(m.data, i * m.cols, m.cols);
       return rows;
     },
 
@@ -115,9 +110,9 @@
     },
 
     /* a + b, a - b, a ∘ b with NumPy's broadcasting of a number, a column or a row. */
-    add: (a, b) => broadcast(a, b, (x, y) => x + y),
-    sub: (a, b) => broadcast(a, b, (x, y) => x - y),
-    mul: (a, b) => broadcast(a, b, (x, y) => x * y),
+    add: (a, b) => broadcast(a, b, ADD),
+    sub: (a, b) => broadcast(a, b, SUBTRACT),
+    mul: (a, b) => broadcast(a, b, MULTIPLY),
 
     neg(m) {
       return rt.scale(-1, m);
@@ -206,24 +201,29 @@
     }
     const out = new Matrix(rows, cols), C = out.data, X = A.data, Y = B.data;
     if (A.rows === B.rows && A.cols === B.cols) {
-      for (let i = 0; i < C.length; i++) C[i] = op(X[i], Y[i]);
+      combine(op, C, 0, X, 0, 1, Y, 0, 1, C.length);
       return out;
     }
-    // Row by row; a matrix of one column gives each row one number, one of one row its row.
+    // Row by row: a matrix of one row gives every row its row, one of one column each row one
+    // number.
     const ar = A.rows === 1 ? 0 : A.cols, br = B.rows === 1 ? 0 : B.cols;
-    for (let i = 0; i < rows; i++) {
-      const a = i * ar, b = i * br, c = i * cols;
-      if (A.cols === 1) {
-        const x = X[a];
-        for (let j = 0; j < cols; j++) C[c + j] = op(x, Y[B.cols === 1 ? b : b + j]);
-      } else if (B.cols === 1) {
-        const y = Y[b];
-        for (let j = 0; j < cols; j++) C[c + j] = op(X[a + j], y);
-      } else {
-        for (let j = 0; j < cols; j++) C[c + j] = op(X[a + j], Y[b + j]);
-      }
-    }
+    const ac = A.cols === 1 ? 0 : 1, bc = B.cols === 1 ? 0 : 1;
+    for (let i = 0; i < rows; i++) combine(op, C, i * cols, X, i * ar, ac, Y, i * br, bc, cols);
     return out;
+  }
+
+  const ADD = 0, SUBTRACT = 1, MULTIPLY = 2;
+
+  /* C[c + j] = X[x + j dx] op Y[y + j dy] for j from 0 to n - 1: a loop for each op, so that
+   * no function is called per entry. */
+  function combine(op, C, c, X, x, dx, Y, y, dy, n) {
+    if (op === ADD) {
+      for (let j = 0; j < n; j++) C[c + j] = X[x + j * dx] + Y[y + j * dy];
+    } else if (op === SUBTRACT) {
+      for (let j = 0; j < n; j++) C[c + j] = X[x + j * dx] - Y[y + j * dy];
+    } else {
+      for (let j = 0; j < n; j++) C[c + j] = X[x + j * dx] * Y[y + j * dy];
+    }
   }
 
   /* The sum of A[a + k] B[b + k] for k from 0 to m - 1, in that order. */
@@ -231,6 +231,14 @@
     let total = 0;
     for (let k = 0; k < m; k++) total += A[a + k] * B[b + k];
     return total;
+  }
+
+  /* `n` entries of a typed array from `start`, as a list: by a loop, as Array.from of a typed
+   * array is several times slower, and an answer key lists every matrix of every step. */
+  function listed(data, start, n) {
+    const list = new Array(n);
+    for (let j = 0; j < n; j++) list[j] = data[start + j];
+    return list;
   }
 
   /* Row i of m, without copying. */
@@ -330,7 +338,8 @@
     if (value.length !== length) {
       throw where(field, `must have ${length} entries, not ${value.length}`);
     }
-    return value.map((v, i) => number(where, `${field}[${i}]`, v));
+    // The field's name is written only for a number that is refused: a file has thousands.
+    return value.map((v, i) => (Number.isFinite(v) ? v : number(where, `${field}[${i}]`, v)));
   }
 
   function matrix(where, field, value, rows, columns) {
@@ -470,7 +479,7 @@
   /* Parameters as the answer key writes them: W_l as rows, b_l as a flat list. */
   function named(values) {
     return Object.fromEntries(Object.entries(values).map(
-      ([name, m]) => [name, name[0] === "b" ? Array.from(m.data) : rt.toRows(m)]));
+      ([name, m]) => [name, name[0] === "b" ? listed(m.data, 0, m.data.length) : rt.toRows(m)]));
   }
 
   /* Throw naming the step and the first quantity that is not finite, as derive's training does. */
