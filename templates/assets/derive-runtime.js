@@ -70,7 +70,7 @@
       return out;
     },
 
-    /* A B as dot products of A's rows with Bᵀ's rows, summed in registers two rows by two
+    /* A B as dot products of A's rows with Bᵀ's rows, summed in registers two rows by four
      * columns at a time (each entry still summed in order, from k = 0); the chain rule's
      * products with a transpose (δ Zᵀ) read the untransposed matrix, copying nothing. */
     matmul(a, b) {
@@ -81,26 +81,35 @@
       const A = a.data, T = rt.transpose(b).data, C = out.data;
       let i = 0;
       for (; i + 1 < a.rows; i += 2) {
-        const r0 = i * m, r1 = r0 + m;
+        const r0 = i * m, r1 = r0 + m, o0 = i * n, o1 = o0 + n;
         let j = 0;
-        for (; j + 1 < n; j += 2) {
-          const c0 = j * m, c1 = c0 + m;
-          let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+        for (; j + 3 < n; j += 4) {
+          const c0 = j * m, c1 = c0 + m, c2 = c1 + m, c3 = c2 + m;
+          let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
           for (let k = 0; k < m; k++) {
-            const x0 = A[r0 + k], x1 = A[r1 + k], y0 = T[c0 + k], y1 = T[c1 + k];
+            const x0 = A[r0 + k], x1 = A[r1 + k];
+            const y0 = T[c0 + k], y1 = T[c1 + k], y2 = T[c2 + k], y3 = T[c3 + k];
             s00 += x0 * y0;
             s01 += x0 * y1;
+            s02 += x0 * y2;
+            s03 += x0 * y3;
             s10 += x1 * y0;
             s11 += x1 * y1;
+            s12 += x1 * y2;
+            s13 += x1 * y3;
           }
-          C[i * n + j] = s00;
-          C[i * n + j + 1] = s01;
-          C[(i + 1) * n + j] = s10;
-          C[(i + 1) * n + j + 1] = s11;
+          C[o0 + j] = s00;
+          C[o0 + j + 1] = s01;
+          C[o0 + j + 2] = s02;
+          C[o0 + j + 3] = s03;
+          C[o1 + j] = s10;
+          C[o1 + j + 1] = s11;
+          C[o1 + j + 2] = s12;
+          C[o1 + j + 3] = s13;
         }
-        if (j < n) {
-          C[i * n + j] = dot(A, r0, T, j * m, m);
-          C[(i + 1) * n + j] = dot(A, r1, T, j * m, m);
+        for (; j < n; j++) {
+          C[o0 + j] = dot(A, r0, T, j * m, m);
+          C[o1 + j] = dot(A, r1, T, j * m, m);
         }
       }
       if (i < a.rows) {
