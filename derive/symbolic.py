@@ -9,6 +9,7 @@ No I/O and no NumPy here: this module only manipulates SymPy expressions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -85,6 +86,23 @@ class Derivation:
         λ when there is weight decay."""
         penalty = (self.penalty,) if self.penalty is not None else ()
         return (self.X, self.Y, *self.parameters, *penalty)
+
+    def needed(self, outputs: Sequence[sympy.Basic]) -> list[Definition]:
+        """The definitions `outputs` depend on, in definition order: what code computing
+        them must print."""
+        wanted = set(outputs)
+        needed = []
+        for definition in reversed(self.definitions):
+            if definition.symbol in wanted:
+                needed.append(definition)
+                wanted |= definition.expr.free_symbols
+        return needed[::-1]
+
+    def width_sources(self) -> dict[Symbol, tuple[str, int]]:
+        """Each width as the argument and axis its size is read from: n0 from X's rows, n_l from
+        W_l's rows, so printed code works for any widths."""
+        weights = [p.name for p in self.parameters if p.name.startswith("W")]
+        return {width: (name, 0) for width, name in zip(self.widths, ["X", *weights])}
 
     def evaluate(self, known: dict[sympy.Basic, sympy.Basic]) -> dict[sympy.Basic, sympy.Basic]:
         """Every definition evaluated on explicit matrices (exact numbers or symbols) in `known`,

@@ -15,7 +15,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.jscode import JavascriptCodePrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from ..symbolic import Definition, Derivation
+from ..symbolic import Derivation
 
 RUNTIME = "rt"
 """The name under which the printed functions receive the runtime (derive-runtime.js)."""
@@ -198,7 +198,7 @@ def depends(derivation: Derivation) -> dict[str, list[str]]:
 
 def _lines(derivation: Derivation, outputs: Sequence[sympy.Basic]) -> dict[str, str]:
     """The line of each definition `outputs` need, by name, in order."""
-    needed = _needed(derivation.definitions, outputs)
+    needed = derivation.needed(outputs)
     known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in needed
              if isinstance(d.expr, ElementwiseApplyFunction)}
     printer = MatrixJavascriptPrinter(_dimensions(derivation), known)
@@ -212,21 +212,8 @@ def _arguments(derivation: Derivation) -> list[str]:
     return [printer._print(a) for a in derivation.arguments]
 
 
-def _needed(definitions: Sequence[Definition], outputs: Sequence[sympy.Basic]) -> list[Definition]:
-    """The definitions `outputs` depend on, in definition order."""
-    wanted = set(outputs)
-    needed = []
-    for definition in reversed(definitions):
-        if definition.symbol in wanted:
-            needed.append(definition)
-            wanted |= definition.expr.free_symbols
-    return needed[::-1]
-
-
 def _dimensions(derivation: Derivation) -> dict[sympy.Symbol, str]:
-    """Each size read off an argument: N and n0 from X, n_l from W_l."""
-    weights = [p for p in derivation.parameters if p.name.startswith("W")]
-    dimensions = {derivation.N: "X.cols", derivation.widths[0]: "X.rows"}
-    for width, weight in zip(derivation.widths[1:], weights):
-        dimensions[width] = f"{weight.name}.rows"
-    return dimensions
+    """Each size read off an argument: N from X's columns, each width from its argument's rows."""
+    sources = derivation.width_sources().items()
+    return {derivation.N: "X.cols",
+            **{width: f"{name}.{('rows', 'cols')[axis]}" for width, (name, axis) in sources}}

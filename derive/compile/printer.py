@@ -19,7 +19,7 @@ from sympy.printing.precedence import PRECEDENCE
 from ..derivations import derivation as derivation_of
 from ..ops import relu, step
 from ..spec import Network
-from ..symbolic import Definition, Derivation
+from ..symbolic import Derivation
 from . import runtime
 
 RUNTIME = ("sigmoid", "softmax", "log_softmax")
@@ -141,10 +141,10 @@ def function_source(derivation: Derivation, outputs: Sequence[sympy.Basic] | sym
     Each definition the outputs need becomes one assignment. With `per_block` the function also
     takes N, the whole batch's size, so it can be called on a block of samples (see `runtime.blocked`).
     """
-    chain = _needed(derivation.definitions,
-                    outputs if isinstance(outputs, (list, tuple)) else [outputs])
+    chain = derivation.needed(outputs if isinstance(outputs, (list, tuple)) else [outputs])
     arguments = (*derivation.arguments, derivation.N) if per_block else derivation.arguments
-    widths = _widths(derivation)
+    widths = {width: f"{name}.shape[{axis}]"
+              for width, (name, axis) in derivation.width_sources().items()}
     shapes = {**widths, derivation.N: "X.shape[1]"}
     known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in chain
              if isinstance(d.expr, ElementwiseApplyFunction)}
@@ -157,26 +157,6 @@ def function_source(derivation: Derivation, outputs: Sequence[sympy.Basic] | sym
         docstring_limit=0,
     )
     return inspect.getsource(function)
-
-
-def _needed(definitions: Sequence[Definition], outputs: Sequence[sympy.Basic]) -> list[Definition]:
-    """The definitions `outputs` depend on, in definition order."""
-    wanted = set(outputs)
-    needed = []
-    for definition in reversed(definitions):
-        if definition.symbol in wanted:
-            needed.append(definition)
-            wanted |= definition.expr.free_symbols
-    return needed[::-1]
-
-
-def _widths(derivation: Derivation) -> dict[sympy.Symbol, str]:
-    """Each width symbol read off the shape of an argument: n0 from X, n_l from W_l."""
-    weights = [p for p in derivation.parameters if p.name.startswith("W")]
-    widths = {derivation.widths[0]: "X.shape[0]"}
-    for width, weight in zip(derivation.widths[1:], weights):
-        widths[width] = f"{weight.name}.shape[0]"
-    return widths
 
 
 def module_source(derivation: Derivation, functions: dict[str, str]) -> str:
