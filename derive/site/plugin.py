@@ -250,11 +250,12 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
                                  precision=self.config.precision)
             except DeriveError as err:
                 raise SiteError(str(err)) from err
+            markdown = MISTAKES_MARKER.sub(
+                lambda marker: self._mistakes(marker["examples"].split(), page.file.src_uri,
+                                              failures),
+                markdown)
             for failure in failures or []:
                 log.error(failure)
-            markdown = MISTAKES_MARKER.sub(
-                lambda marker: self._mistakes(marker["examples"].split(), page.file.src_uri),
-                markdown)
         if EXAMPLES_MARKER not in markdown:
             return markdown
         base = posixpath.dirname(page.file.src_uri) or "."
@@ -289,9 +290,9 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
                          name="derive: imports", daemon=True).start()
         return server
 
-    def _mistakes(self, written: list[str], page: str) -> str:
+    def _mistakes(self, written: list[str], page: str, failures: list[str] | None) -> str:
         """The mistake catalogue, worked on the examples a marker names (relative to
-        mkdocs.yml)."""
+        mkdocs.yml); with `failures` (while `mkdocs serve` runs) an error shows in its place."""
         from ..mistakes import catalogue_markdown  # SymPy only for a page with the catalogue
 
         def compute() -> str:
@@ -302,7 +303,11 @@ class DerivePlugin(BasePlugin[DeriveConfig]):
             paths = [(self._root / path).resolve() for path in written]
             return cached_text("mistakes", paths, self._options(), self._templates(), compute)
         except DeriveError as err:
-            raise SiteError(f"{page}: derive:mistakes: {err}") from err
+            message = f"{page}: derive:mistakes: {err}"
+            if failures is None:
+                raise SiteError(message) from err
+            failures.append(message)
+            return f'!!! failure "derive:mistakes"\n    {escape_markdown(message)}\n'
 
     def _worked_example(self, written: str) -> WorkedExample:
         """The worked example a block names: the one the pages computed, unless its file changed
