@@ -1,6 +1,11 @@
 """Debian's chromium, driven by Playwright: skipped where missing, a failure in CI."""
 
+import functools
+import http.server
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,3 +37,37 @@ def playwright_or_skip():
             pytest.fail(message)
         pytest.skip(message)
     return sync_playwright
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve folder over HTTP on 127.0.0.1 at a free port, quietly; yields the base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# True once MathJax has typeset every formula of the page and derive.js added its copy buttons.
+TYPESET = """() => [...document.querySelectorAll('.arithmatex')]
+  .every((el) => el.querySelector('mjx-container'))
+  && (!document.querySelector('div.arithmatex') || !!document.querySelector('.derive-copy'))"""
+
+
+def open_typeset(page, url: str, timeout: float = 30_000) -> None:
+    """Load url in a Playwright page and wait until its math is typeset (derive.js typesets it
+    under any theme)."""
+    page.goto(url, wait_until="load")
+    page.wait_for_function(TYPESET, timeout=timeout)

@@ -38,6 +38,8 @@ def hand_calculation(definition: Definition, sizes: dict, values: dict, *, preci
                      max_terms: int, terms_per_line: int) -> dict:
     """Entry (1, 1) of `definition` written out term by term with the step's numbers.
 
+    `formula` and `numbers` are lines of `terms_per_line` terms each, the numbers' lines under
+    the formula's term for term (a line after the first starts with "{} + ");
     `shown_sum` is the sum of the terms exactly as shown (their rounded factors multiplied and
     added without further rounding), None when terms are elided or the numbers are exact;
     `result` is the unrounded value at the page's precision.
@@ -45,25 +47,30 @@ def hand_calculation(definition: Definition, sizes: dict, values: dict, *, preci
     terms = _first_entry_terms(definition.expr, tuple(sizes.items()))
     shown = terms if len(terms) <= max_terms else terms[: max_terms - 1]
     factors = [[_factor(f, values, precision) for f in sympy.Mul.make_args(t)] for t in shown]
-    formula = " + ".join(tex(t) for t in shown)
+    formula = [tex(t) for t in shown]
     numbers = [r" \cdot ".join(f"({f})" if f.startswith("-") else f for f in term)
                for term in factors]
     if len(shown) < len(terms):
-        formula += rf" + \cdots + {tex(terms[-1])}"
+        formula += [r"\cdots", tex(terms[-1])]
         last = [_factor(f, values, precision) for f in sympy.Mul.make_args(terms[-1])]
         numbers += [r"\cdots", r" \cdot ".join(f"({f})" if f.startswith("-") else f for f in last)]
-    lines = [" + ".join(numbers[i:i + terms_per_line])
-             for i in range(0, len(numbers), terms_per_line)]
     value = values[definition.symbol.name][0, 0]
     exact = isinstance(value, sympy.Basic)
     return {
         "entry": tex(definition.symbol[0, 0]),
-        "formula": formula,
-        "numbers": [lines[0], *(f"{{}} + {line}" for line in lines[1:])],
+        "formula": _lines(formula, terms_per_line),
+        "numbers": _lines(numbers, terms_per_line),
         "shown_sum": None if exact or len(shown) < len(terms) else _exact_sum(factors),
         "result": number(value if exact else float(value), precision),
         "exact": exact,
     }
+
+
+def _lines(terms: list[str], per_line: int) -> list[str]:
+    """The terms summed `per_line` to a line, short enough for a phone's column; a line after
+    the first continues the sum."""
+    lines = [" + ".join(terms[i:i + per_line]) for i in range(0, len(terms), per_line)]
+    return [lines[0], *(f"{{}} + {line}" for line in lines[1:])]
 
 
 @lru_cache(maxsize=1024)
