@@ -71,3 +71,5 @@ def open_typeset(page, url: str, timeout: float = 30_000) -> None:
     under any theme)."""
     page.goto(url, wait_until="load")
     page.wait_for_function(TYPESET, timeout=timeout)
+    # An interactive page's own updates, and the fonts the typeset math uses, settle too.
+    page.evaluate("() => Promise.all([window.derive?.page?.settled, document.fonts.ready])")
