@@ -91,6 +91,14 @@ INSPECT = """async () => {
 }"""
 
 
+# After a resize: the next frames drawn, and the theme's transitions (a drawer sliding away, a
+# header reflowing) ended, so the page is measured as a reader sees it.
+SETTLED = """() => new Promise((drawn) => requestAnimationFrame(() => requestAnimationFrame(drawn)))
+  .then(() => Promise.all(document.getAnimations()
+    .filter((animation) => animation instanceof CSSTransition)
+    .map((animation) => animation.finished.catch(() => null))))"""
+
+
 def themed_site(theme: str, folder: Path) -> Path:
     """The site of every shipped example under `theme`, from a mkdocs.yml of its own."""
     (folder / "docs").mkdir(parents=True)
@@ -120,6 +128,7 @@ def seen(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
                         open_typeset(page, f"{base}examples/{example}/")
                         for width in WIDTHS:
                             page.set_viewport_size({"width": width, "height": 900})
+                            page.evaluate(SETTLED)
                             found[theme, example, width] = page.evaluate(INSPECT)
         finally:
             browser.close()
