@@ -321,7 +321,9 @@ def test_building_the_catalogue_leaves_the_real_derivation_unchanged():
         mistaken_values(worked, mistake)
     assert [(d.symbol, d.expr) for d in worked.derivation.definitions] == before
     assert worked.derivation.arguments == arguments
-    assert derive(worked.example.network) == worked.derivation
+    # As printed: a derivation read back from the disk cache has Lambdas of other dummies.
+    fresh = derive(worked.example.network)
+    assert [str(d) for d in fresh.definitions] == [str(d) for d in worked.derivation.definitions]
     step = worked.steps[0]
     example = worked.example
     again = compile_derivation(worked.derivation).intermediates(
