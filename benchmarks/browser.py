@@ -16,21 +16,16 @@ into docs/performance.md between its `browser` markers.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
-import http.server
 import os
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser import CHROMIUM, CHROMIUM_FLAGS
+from browser import CHROMIUM, CHROMIUM_FLAGS, serve
 from course import example_file
 
 from derive.project import new_project
@@ -87,23 +82,6 @@ def site(folder: Path) -> Path:
     (folder / "examples" / "seed.toml").write_text((ROOT / "examples" / "seed.toml").read_text())
     (folder / "examples" / "wide.toml").write_text(WIDE)
     return build_site(site_dir=folder / "site", config_file=folder / "mkdocs.yml")
-
-
-@contextlib.contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """`folder` over HTTP on 127.0.0.1 at a free port; yields the base URL."""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def measure(base: str) -> dict[str, list[float]]:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
-import http.server
 import io
 import json
 import math
 import re
 import shutil
-import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
+from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip, serve
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -136,25 +134,6 @@ def largest(nested: Any) -> float:
         return max((largest(item) for item in nested), default=0.0)
     is_number = isinstance(nested, float | int) and not isinstance(nested, bool)
     return abs(nested) if is_number else 0.0
-
-
-@contextlib.contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """Serve folder over HTTP on 127.0.0.1 at a free port; yields the base URL."""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
 import shutil
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
+from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip, serve
 
 import derive.present.pages
 from derive.errors import DeriveError
@@ -111,27 +106,6 @@ def test_no_page_or_stylesheet_loads_anything_from_outside(built_site: Path) -> 
         ]
     assert {name: urls for name, urls in found.items() if urls} == {}
     assert (built_site / "assets" / "mathjax" / "tex-chtml.js").is_file()
-
-
-@contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """Serve folder over HTTP on 127.0.0.1 at a free port; yields the base URL."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def seed_page_url() -> str:
