@@ -21,7 +21,8 @@ from .. import store
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 GENERATORS = tuple(_PACKAGE / name for name in (
-    "ops.py", "symbolic.py", "compile/printer.py", "compile/cache.py", "compile/runtime.py"))
+    "ops.py", "symbolic.py", "compile/printer.py", "compile/ones.py", "compile/cache.py",
+    "compile/runtime.py"))
 """derive's modules whose text determines the generated code, hashed into every cache key."""
 
 CODE = store.Store("", ".py")

@@ -16,6 +16,7 @@ from sympy.printing.jscode import JavascriptCodePrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..symbolic import Derivation
+from .ones import sum_term
 
 RUNTIME = "rt"
 """The name under which the printed functions receive the runtime (derive-runtime.js)."""
@@ -97,20 +98,17 @@ class MatrixJavascriptPrinter(JavascriptCodePrinter):
         return False, self._term(term)
 
     def _term(self, term: sympy.MatrixExpr) -> str:
-        # In a sum `rt.add` broadcasts a column over the samples, a row over the units and a
-        # number over every entry: a bias times a row of ones is the bias, ones times M (every
-        # row the column sums of M) is M's column sums.
-        if isinstance(term, sympy.OneMatrix):
+        # `rt.add` broadcasts a sum's columns, rows and numbers as `ones.sum_term` reads them.
+        found = sum_term(term)
+        if found.kind == "one":
             return "1"
-        if isinstance(term, sympy.MatMul):
-            coefficient, (first, *rest) = term.as_coeff_matrices()
-            if rest and isinstance(rest[-1], sympy.OneMatrix) and rest[-1].shape[0] == 1:
-                return self._print(sympy.MatMul(*term.args[:-1]))
-            if rest and isinstance(first, sympy.OneMatrix):
-                sums = f"{self.runtime('colSums')}({self._product(rest)})"
-                if coefficient == 1:
-                    return sums
-                return f"{self.runtime('scale')}({self._print(coefficient)}, {sums})"
+        if found.kind == "broadcast":
+            return self._print(found.matrix)
+        if found.kind == "column sums":
+            sums = f"{self.runtime('colSums')}({self._product(list(found.factors))})"
+            if found.coefficient == 1:
+                return sums
+            return f"{self.runtime('scale')}({self._print(found.coefficient)}, {sums})"
         return self._print(term)
 
     def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:

@@ -21,6 +21,7 @@ from ..ops import relu, step
 from ..spec import Network
 from ..symbolic import Derivation
 from . import runtime
+from .ones import sum_term
 
 RUNTIME = ("sigmoid", "softmax", "log_softmax")
 """The helpers of `runtime` that generated code calls by name."""
@@ -89,18 +90,16 @@ class MatrixNumPyPrinter(NumPyPrinter):
         return text
 
     def _term(self, term: sympy.MatrixExpr) -> str:
-        # In a sum, NumPy broadcasts a column over the samples, a row over the units and a 1
-        # over every entry: a bias times a row of ones is the bias, ones times M (every row
-        # the column sums of M) is M's column sums.
-        if isinstance(term, sympy.OneMatrix):
+        # NumPy broadcasts a sum's columns, rows and numbers as `ones.sum_term` reads them.
+        found = sum_term(term)
+        if found.kind == "one":
             return "1"
-        if isinstance(term, sympy.MatMul):
-            coefficient, (first, *rest) = term.as_coeff_matrices()
-            if rest and isinstance(rest[-1], sympy.OneMatrix) and rest[-1].shape[0] == 1:
-                return self._print(sympy.MatMul(*term.args[:-1]))
-            if rest and isinstance(first, sympy.OneMatrix):
-                scale = {1: "", -1: "-"}.get(coefficient, f"{self._print(coefficient)}*")
-                return f"{scale}{self._product(rest)}.sum(axis=0, keepdims=True)"
+        if found.kind == "broadcast":
+            return self._print(found.matrix)
+        if found.kind == "column sums":
+            scale = {1: "", -1: "-"}.get(found.coefficient,
+                                         f"{self._print(found.coefficient)}*")
+            return f"{scale}{self._product(list(found.factors))}.sum(axis=0, keepdims=True)"
         return self.parenthesize(term, PRECEDENCE["Add"], strict=True)
 
     def _print_HadamardProduct(self, expr: sympy.HadamardProduct) -> str:
