@@ -25,10 +25,11 @@ _SOURCES = (Path(ops.__file__), Path(symbolic.__file__))
 
 
 @cache
-def derivation(network: Network, weight_decay: bool) -> Derivation:
-    """`symbolic.derive(network, weight_decay=...)`, from this process, the disk or SymPy."""
-    architecture = (network.activations, network.loss, network.bias, network.leaky_slope,
-                    weight_decay)
+def derivation(network: Network, weight_decay: bool, decay_biases: bool = False) -> Derivation:
+    """`symbolic.derive(network, weight_decay=..., decay_biases=...)`, from this process, the
+    disk or SymPy."""
+    architecture = (network.activations, network.loss, network.reduction, network.bias,
+                    network.leaky_slope, weight_decay, decay_biases)
     key = store.fingerprint(repr(architecture), store.sources_digest(_SOURCES))
     body = DERIVATIONS.read(key)
     if body is not None:
@@ -36,7 +37,7 @@ def derivation(network: Network, weight_decay: bool) -> Derivation:
             found = pickle.loads(body)
             if isinstance(found, Derivation):
                 return found
-    derived = symbolic.derive(network, weight_decay=weight_decay)
+    derived = symbolic.derive(network, weight_decay=weight_decay, decay_biases=decay_biases)
     with contextlib.suppress(OSError):
         DERIVATIONS.write(key, _pickled(derived))
     return derived

@@ -154,7 +154,8 @@ def _mistaken_step(worked: WorkedExample, mistake: Mistake, step: int) -> dict[s
                                                         derivation.gradients)}
     with np.errstate(all="ignore"):
         velocity, updated = update(example, true.parameters, gradients, previous,
-                                   -rate if mistake.ascent else rate, example.momentum)
+                                   -rate if mistake.ascent else rate, example.momentum,
+                                   example.dampening)
     made = TrainingStep(true.samples, true.parameters, values, values["L"], gradients,
                         velocity, updated)
     return _quantities(made)

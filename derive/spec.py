@@ -27,7 +27,20 @@ KINKED = ("relu", "leaky_relu")
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 """Activation names; SymPy's definitions live in `ops` (not imported here, so loading
 an example and calling cached gradient code never pays for importing SymPy)."""
-LOSSES = ("l2", "mse", "bce", "cross_entropy")
+LOSSES = ("l2", "mse", "bce", "cross_entropy", "hinge")
+CLASSIFIERS = ("cross_entropy", "hinge")
+"""Losses of one class per sample: each sample's loss is a sum over its outputs, and its
+targets may be given as integer labels."""
+REDUCTIONS = ("mean", "sum", "batchmean")
+"""How a loss's entries become one number: their mean (PyTorch's default), their sum, or their
+sum over the outputs averaged over the samples (Nielsen, CS231n). For the `CLASSIFIERS` an entry
+is a sample's loss, so there mean and batchmean agree."""
+DEFAULT_REDUCTION = {"l2": "batchmean", "mse": "mean", "bce": "mean", "cross_entropy": "mean",
+                     "hinge": "mean"}
+"""Each loss's reduction when the file names none: l2 is ½ Σ (y − ŷ)² / N."""
+LAST_BATCHES = ("wrap", "partial", "drop")
+"""What the last mini-batch of a pass does when batch_size does not divide the samples: take the
+first samples of the next pass, stay smaller, or be left out."""
 MAX_WIDTH = 4096
 MAX_LAYERS = 32
 MAX_SAMPLES = 100_000
@@ -76,32 +89,39 @@ make text display in another order than it is written (the "Trojan Source" trick
 unclosed one reorders the page text around it (navigation, window title). The marks U+200E,
 U+200F and U+061C, which cannot leak, stay allowed for right-to-left titles."""
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
-INITS = ("xavier_uniform", "he_normal", "uniform")
+INITS = ("xavier_uniform", "he_normal", "lecun_normal", "uniform")
 """How `[weights] init` draws the weights not given in the file."""
-_INIT_KEYS = ("init", "seed", "decimals")
+BIAS_INITS = ("zeros", "standard_normal")
+"""How `[weights] bias_init` draws the biases not given in the file."""
+_INIT_KEYS = ("init", "seed", "decimals", "bias_init")
 EXACT_ACTIVATIONS = {"linear", "relu", "leaky_relu"}
-EXACT_LOSSES = {"l2", "mse"}
+EXACT_LOSSES = {"l2", "mse", "hinge"}
 
 _SCHEMA = {
     "": {"title", "description", "network", "data", "weights", "training", "render"},
-    "network": {"sizes", "activations", "loss", "bias", "leaky_slope"},
+    "network": {"sizes", "activations", "loss", "bias", "leaky_slope", "reduction"},
     "data": {"X", "y"},
     "training": {"learning_rate", "steps", "batch_size", "shuffle_seed", "freeze", "weight_decay",
-                 "momentum"},
+                 "momentum", "dampening", "nesterov", "decay_biases", "last_batch"},
     "render": {"precision", "exact"},
 }
 
 
 @dataclass(frozen=True)
 class Network:
-    """The architecture: layer widths, one activation per layer, the loss, biases or not, and
-    the slope of leaky_relu below 0."""
+    """The architecture: layer widths, one activation per layer, the loss, biases or not, the
+    slope of leaky_relu below 0 and the loss's reduction (the loss's default when not given)."""
 
     sizes: tuple[int, ...]
     activations: tuple[str, ...]
     loss: str
     bias: bool
     leaky_slope: float = 0.01
+    reduction: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.reduction:
+            object.__setattr__(self, "reduction", DEFAULT_REDUCTION[self.loss])
 
     @property
     def depth(self) -> int:
@@ -125,14 +145,24 @@ class Example:
     precision: int
     exact: bool
     batch_size: int
-    """Samples per SGD step: the next ones in file order (or a shuffled order), wrapping around."""
+    """Samples per SGD step: the next ones in file order (or a shuffled order)."""
     shuffle_seed: int | None = None
+    last_batch: str = "wrap"
+    """A pass's last, smaller batch: "wrap" fills it from the next pass, "partial" keeps it
+    smaller (PyTorch's DataLoader, Nielsen), "drop" leaves it out (drop_last=True)."""
     freeze: tuple[str, ...] = ()
     """Parameters that keep their values; their gradients are still computed and shown."""
     weight_decay: float = 0.0
     """λ of the objective L + (λ/2) Σ_l ‖W_l‖² (biases excluded)."""
     momentum: float = 0.0
-    """μ of PyTorch's SGD: v ← μ v + ∇θ, θ ← θ − η v, v starting at 0."""
+    """μ of PyTorch's SGD: v ← μ v + (1 − dampening) ∇θ (v ← ∇θ at the first step), then
+    θ ← θ − η v, or θ ← θ − η (∇θ + μ v) with Nesterov."""
+    dampening: float = 0.0
+    nesterov: bool = False
+    decay_biases: bool = False
+    """Whether weight decay's term (λ/2) Σ ‖θ‖² holds the biases too (PyTorch's weight_decay)."""
+    labels: tuple[int, ...] | None = None
+    """Each sample's class when the file gives integer labels; Y is then their one-hot columns."""
     drawn: str = ""
     """How the weights not given in the file were drawn (`[weights] init`), in words."""
 
@@ -280,7 +310,7 @@ class _Validator:
             if not isinstance(raw.get(table, {}), dict):
                 raise self.fail(table, "must be a table")
         network = self.network(raw["network"])
-        X, Y = self.data(raw["data"], network)
+        X, Y, labels = self.data(raw["data"], network)
         training = raw.get("training", {})
         render = raw.get("render", {})
         self.keys("training", training)
@@ -312,15 +342,44 @@ class _Validator:
             batch_size=batch_size,
             shuffle_seed=self.seed(training.get("shuffle_seed")),
             freeze=self.freeze(training.get("freeze", []), network),
-            weight_decay=self.bounded("training.weight_decay", training.get("weight_decay", 0.0),
-                                      0.0, 1e6, "at least 0 and at most 1e6"),
-            momentum=self.bounded("training.momentum", training.get("momentum", 0.0), 0.0,
-                                  0.999, "at least 0 and below 1"),
+            last_batch=self.choice("training.last_batch", training.get("last_batch", "wrap"),
+                                   LAST_BATCHES),
+            labels=labels,
             drawn=drawn,
+            **self.optimizer(training, network),
         )
         if exact:
             self.exact_digits(example)
         return example
+
+    def optimizer(self, training: dict[str, Any], network: Network) -> dict[str, Any]:
+        """Weight decay and momentum, with the combinations torch.optim.SGD refuses (or that
+        would do nothing) refused in one line."""
+        decay = self.bounded("training.weight_decay", training.get("weight_decay", 0.0), 0.0,
+                             1e6, "at least 0 and at most 1e6")
+        momentum = self.bounded("training.momentum", training.get("momentum", 0.0), 0.0, 0.999,
+                                "at least 0 and below 1")
+        dampening = self.bounded("training.dampening", training.get("dampening", 0.0), 0.0, 1.0,
+                                 "between 0 and 1")
+        nesterov = self.boolean("training.nesterov", training.get("nesterov", False))
+        decay_biases = self.boolean("training.decay_biases", training.get("decay_biases", False))
+        if dampening and not momentum:
+            raise self.fail("training.dampening", "dampens the momentum: set training.momentum "
+                            "above 0 too")
+        if nesterov and not (momentum and not dampening):
+            raise self.fail("training.nesterov", "Nesterov momentum needs training.momentum "
+                            "above 0 and no dampening (as torch.optim.SGD)")
+        if decay_biases and not (network.bias and decay):
+            raise self.fail("training.decay_biases", "decays the biases: needs network.bias = "
+                            "true and training.weight_decay above 0")
+        return {"weight_decay": decay, "momentum": momentum, "dampening": dampening,
+                "nesterov": nesterov, "decay_biases": decay_biases}
+
+    def choice(self, field: str, value: Any, allowed: tuple[str, ...]) -> str:
+        """One of the `allowed` names."""
+        if value not in allowed:
+            raise self.fail(field, f"must be one of {', '.join(allowed)}, not {_show(value)}")
+        return value
 
     def keys(self, table: str, values: dict[str, Any]) -> None:
         allowed = _SCHEMA[table]
@@ -359,12 +418,19 @@ class _Validator:
             raise self.fail("network.activations", "the cross_entropy loss needs a softmax output layer")
         if loss == "bce" and activations[-1] != "sigmoid":
             raise self.fail("network.activations", "the bce loss needs outputs in (0, 1): a sigmoid output layer")
+        if loss == "hinge" and sizes[-1] < 2:
+            raise self.fail("network.sizes", "the hinge loss needs at least 2 classes: a last "
+                            "width of 2 or more")
         bias = self.boolean("network.bias", raw.get("bias", False))
         slope = self.bounded("network.leaky_slope", raw.get("leaky_slope", 0.01), 0.0, 1.0,
                              "between 0 and 1")
-        return Network(tuple(sizes), tuple(activations), loss, bias, slope)
+        reduction = self.choice("network.reduction", raw.get("reduction", DEFAULT_REDUCTION[loss]),
+                                REDUCTIONS)
+        return Network(tuple(sizes), tuple(activations), loss, bias, slope, reduction)
 
-    def data(self, raw: dict[str, Any], network: Network) -> tuple[np.ndarray, np.ndarray]:
+    def data(self, raw: dict[str, Any],
+             network: Network) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
+        """X and Y (columns are samples), and the class labels when y gives them."""
         self.keys("data", raw)
         for key in ("X", "y"):
             if key not in raw:
@@ -374,8 +440,15 @@ class _Validator:
         if X.shape[0] > MAX_SAMPLES:
             raise self.fail("data.X", f"at most {MAX_SAMPLES} samples")
         y = raw["y"]
-        flat = isinstance(y, list) and k == 1 and all(not isinstance(v, list) for v in y)
-        Y = self.vector("data.y", y, X.shape[0])[:, None] if flat else self.matrix("data.y", y, columns=k)
+        flat = isinstance(y, list) and all(not isinstance(v, list) for v in y)
+        labels = None
+        if flat and k > 1 and network.loss in CLASSIFIERS:
+            labels = self.labels(y, X.shape[0], k)
+            Y = np.eye(k)[list(labels)]
+        elif flat and k == 1:
+            Y = self.vector("data.y", y, X.shape[0])[:, None]
+        else:
+            Y = self.matrix("data.y", y, columns=k)
         if Y.shape[0] != X.shape[0]:
             raise self.fail("data.y", f"has {Y.shape[0]} rows but X has {X.shape[0]} samples")
         if network.loss == "bce" and not np.all((Y >= 0) & (Y <= 1)):
@@ -384,7 +457,26 @@ class _Validator:
             np.all(Y >= 0) and np.allclose(Y.sum(axis=1), 1.0, rtol=0, atol=1e-9)
         ):
             raise self.fail("data.y", "cross_entropy targets must be distributions: each row >= 0, summing to 1")
-        return X.T.copy(), Y.T.copy()
+        if network.loss == "hinge" and not (
+            np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=1) == 1)
+        ):
+            raise self.fail("data.y", "hinge targets must be one-hot rows (one 1, the rest 0) "
+                            "or class labels")
+        return X.T.copy(), Y.T.copy(), labels
+
+    def labels(self, value: list[Any], samples: int, classes: int) -> tuple[int, ...]:
+        """Integer class labels, one per sample, each from 0 to classes - 1."""
+        if len(value) != samples:
+            raise self.fail("data.y", f"must have {samples} labels (one per sample), not "
+                            f"{len(value)}")
+        for i, label in enumerate(value):
+            if isinstance(label, bool) or not isinstance(label, int):
+                raise self.fail(f"data.y[{i}]", f"a class label must be a whole number, not "
+                                f"{_show(label)} (or give one-hot rows)")
+            if not 0 <= label < classes:
+                raise self.fail(f"data.y[{i}]", f"class {label} does not exist: labels run from "
+                                f"0 to {classes - 1}")
+        return tuple(value)
 
     def weights(self, raw: dict[str, Any], network: Network) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], str]:
         """The weights and biases (columns), those not given drawn by `init`; and how they were
@@ -421,18 +513,21 @@ class _Validator:
                 if f"b{l}" in raw:
                     biases.append(self.vector(f"weights.b{l}", raw[f"b{l}"], rows)[:, None])
                 elif rng is not None:
-                    biases.append(np.zeros((rows, 1)))
+                    biases.append(_draw_bias(init[3], rng, rows, init[2]))
                     drawn = True
                 else:
                     raise self.fail(f"weights.b{l}", f"missing (list of {rows} numbers)")
-        described = (f"{init[0]}, seed {init[1]}, rounded to {init[2]} decimals"
-                     if drawn and init else "")
+        described = ""
+        if drawn and init:
+            described = f"{init[0]}, seed {init[1]}, rounded to {init[2]} decimals"
+            if init[3] != "zeros" and network.bias:
+                described += f"; biases {init[3]}"
         return tuple(weights), tuple(biases), described
 
-    def init(self, raw: dict[str, Any]) -> tuple[str, int, int] | None:
-        """`weights.init` with its seed and decimals, or None when not asked for."""
+    def init(self, raw: dict[str, Any]) -> tuple[str, int, int, str] | None:
+        """`weights.init` with its seed, decimals and bias_init, or None when not asked for."""
         if "init" not in raw:
-            for key in ("seed", "decimals"):
+            for key in ("seed", "decimals", "bias_init"):
                 if key in raw:
                     raise self.fail(f"weights.{key}", "goes with weights.init")
             return None
@@ -442,7 +537,8 @@ class _Validator:
                             + ", ".join(INITS))
         seed = self.integer("weights.seed", raw.get("seed", 0), 0, 2**63 - 1)
         decimals = self.integer("weights.decimals", raw.get("decimals", 2), 1, 12)
-        return name, seed, decimals
+        bias_init = self.choice("weights.bias_init", raw.get("bias_init", "zeros"), BIAS_INITS)
+        return name, seed, decimals, bias_init
 
     def matrix(self, field: str, value: Any, columns: int) -> np.ndarray:
         if not isinstance(value, list) or not value:
@@ -591,17 +687,28 @@ def _draw(init: str, rng: np.random.Generator, rows: int, columns: int,
     """A rows x columns weight matrix drawn as `init` says, rounded to `decimals`.
 
     xavier_uniform: U(±√(6 / (fan_in + fan_out))); he_normal: N(0, √(2 / fan_in));
-    uniform: U(±1/√fan_in), PyTorch's default for a linear layer.
+    lecun_normal: N(0, √(1 / fan_in)), Nielsen's network2.py; uniform: U(±1/√fan_in), PyTorch's
+    default for a linear layer.
     """
     if init == "xavier_uniform":
         bound = math.sqrt(6 / (columns + rows))
         values = rng.uniform(-bound, bound, size=(rows, columns))
     elif init == "he_normal":
         values = rng.normal(0.0, math.sqrt(2 / columns), size=(rows, columns))
+    elif init == "lecun_normal":
+        values = rng.normal(0.0, math.sqrt(1 / columns), size=(rows, columns))
     else:
         bound = 1 / math.sqrt(columns)
         values = rng.uniform(-bound, bound, size=(rows, columns))
     return np.round(values, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _draw_bias(init: str, rng: np.random.Generator, rows: int, decimals: int) -> np.ndarray:
+    """A bias column drawn as `bias_init` says: zeros, or N(0, 1) rounded to `decimals`
+    (Nielsen's network.py and network2.py)."""
+    if init == "zeros":
+        return np.zeros((rows, 1))
+    return np.round(rng.standard_normal((rows, 1)), decimals) + 0.0
 
 
 def _kind(char: str) -> str:
@@ -689,7 +796,7 @@ def exact_digits(example: Example) -> int:
     first step's digits); an upper estimate of what the steps give."""
     network = example.network
     inputs = [example.X, example.Y, *example.weights, *example.biases,
-              [example.learning_rate, example.momentum, example.weight_decay,
+              [example.learning_rate, example.momentum, example.dampening, example.weight_decay,
                network.leaky_slope, example.X.shape[1] * network.sizes[-1]]]
     d = max(_digits(value) for values in inputs for value in np.ravel(values))
     first = digits = (2 * network.depth + 2) * d

@@ -16,8 +16,8 @@ from functools import cache
 import sympy
 from sympy import Lambda, MatrixSymbol, Symbol, Trace
 
-from .ops import ELEMENTWISE, LogSoftmax, Softmax, elementwise, log_sigmoid
-from .spec import Network
+from .ops import ELEMENTWISE, LogSoftmax, Softmax, elementwise, log_sigmoid, relu
+from .spec import CLASSIFIERS, Network
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,13 @@ class Derivation:
 
     activations: tuple[str, ...]
     loss_name: str
+    reduction: str
     bias: bool
     leaky_slope: sympy.Rational
     penalty: Symbol | None
-    """λ of the weight-decay term (λ/2) Σ_l ‖W_l‖² added to the loss, or None without one."""
+    """λ of the weight-decay term (λ/2) Σ_l ‖W_l‖² (and ‖b_l‖² when `decay_biases`) added to
+    the loss, or None without one."""
+    decay_biases: bool
     X: MatrixSymbol
     Y: MatrixSymbol
     N: Symbol
@@ -128,20 +131,23 @@ def vjp(objective: sympy.Basic, wrt: MatrixSymbol) -> sympy.Basic:
     return objective.diff(wrt)
 
 
-def derive(network: Network, *, weight_decay: bool = False) -> Derivation:
+def derive(network: Network, *, weight_decay: bool = False,
+           decay_biases: bool = False) -> Derivation:
     """Derive the loss and dL/dW_l (and dL/db_l) of every layer of `network`; with
-    `weight_decay`, also the decay term's gradients and dJ/dW_l of the objective J = L + R.
+    `weight_decay`, also the decay term's gradients and dJ/dW_l of the objective J = L + R
+    (and dJ/db_l with `decay_biases`).
 
     The derivation holds for any widths, batch size and λ, so it is shared by every network with
-    the same activations, loss, biases and leaky slope.
+    the same activations, loss, reduction, biases and leaky slope.
     """
     slope = sympy.Rational(repr(float(network.leaky_slope)))
-    return _derive(network.activations, network.loss, network.bias, slope, weight_decay)
+    return _derive(network.activations, network.loss, network.reduction, network.bias, slope,
+                   weight_decay, decay_biases and weight_decay and network.bias)
 
 
 @cache
-def _derive(activations: tuple[str, ...], loss_name: str, bias: bool, leaky_slope: sympy.Rational,
-            weight_decay: bool) -> Derivation:
+def _derive(activations: tuple[str, ...], loss_name: str, reduction: str, bias: bool,
+            leaky_slope: sympy.Rational, weight_decay: bool, decay_biases: bool) -> Derivation:
     depth = len(activations)
     widths = tuple(Symbol(f"n{l}", integer=True, positive=True) for l in range(depth + 1))
     N = Symbol("N", integer=True, positive=True)
@@ -150,35 +156,50 @@ def _derive(activations: tuple[str, ...], loss_name: str, bias: bool, leaky_slop
     layers = [_Layer(l, activations[l - 1], widths[l], widths[l - 1], N, bias, leaky_slope)
               for l in range(1, depth + 1)]
     penalty = Symbol("weight_decay", nonnegative=True) if weight_decay else None
-    forward = _forward(layers, X, Y, N, loss_name, penalty)
+    decayed = tuple(p for layer in layers for p in layer.parameters
+                    if p.name.startswith("W") or decay_biases)
+    divisor = _divisor(loss_name, reduction, N, widths[-1])
+    forward = _forward(layers, X, Y, N, loss_name, divisor, penalty, decayed)
     shortcut = _output_shortcut(activations[-1], loss_name)
-    backward = _backward(layers, X, Y, N, forward[-1 if penalty is None else -3], shortcut)
+    loss = next(d for d in forward if d.symbol == Symbol("L"))
+    backward = _backward(layers, X, Y, divisor, loss, forward, shortcut)
     if penalty is not None:
-        backward += _penalty_gradients(layers, penalty)
+        backward += _penalty_gradients(decayed, penalty)
     parameters = tuple(p for layer in layers for p in layer.parameters)
-    of = "J" if penalty is not None else "L"
-    gradients = tuple(MatrixSymbol(f"d{of if p.name.startswith('W') else 'L'}_d{p.name}", *p.shape)
-                      for p in parameters)
+    gradients = tuple(MatrixSymbol(f"d{'J' if p in decayed and penalty else 'L'}_d{p.name}",
+                                   *p.shape) for p in parameters)
     locals_ = tuple(_local(layer.index, layer.activation, leaky_slope) for layer in layers
                     if layer.activation in ELEMENTWISE)
-    return Derivation(activations, loss_name, bias, leaky_slope, penalty, X, Y, N, widths,
-                      parameters, forward, backward, locals_, gradients, shortcut)
+    return Derivation(activations, loss_name, reduction, bias, leaky_slope, penalty,
+                      decay_biases, X, Y, N, widths, parameters, forward, backward, locals_,
+                      gradients, shortcut)
 
 
-def _penalty_gradients(layers: list[_Layer], penalty: Symbol) -> tuple[Definition, ...]:
-    """dR/dW_l of the decay term, by SymPy, and dJ/dW_l = dL/dW_l + dR/dW_l.
+def _divisor(loss_name: str, reduction: str, N: Symbol, k: Symbol) -> sympy.Basic:
+    """What the sum of the loss's entries is divided by: N·k for the mean of N samples' k
+    outputs, N for the mean of the samples' losses (batchmean, and the mean of a classifier,
+    whose entry is a sample), 1 for the sum."""
+    if reduction == "sum":
+        return sympy.S.One
+    if reduction == "batchmean" or loss_name in CLASSIFIERS:
+        return N
+    return N * k
 
-    Each layer's term of R is differentiated on its own: SymPy 1.14 returns 0 for the derivative
-    of a sum of traces of different matrices, and the other layers' terms do not hold W_l.
+
+def _penalty_gradients(decayed: tuple[MatrixSymbol, ...],
+                       penalty: Symbol) -> tuple[Definition, ...]:
+    """dR/dθ of the decay term for each decayed parameter θ, by SymPy, and dJ/dθ = dL/dθ + dR/dθ.
+
+    Each parameter's term of R is differentiated on its own: SymPy 1.14 returns 0 for the
+    derivative of a sum of traces of different matrices, and the other terms do not hold θ.
     """
     steps = []
-    for layer in layers:
-        W = layer.W
-        decay = MatrixSymbol(f"dR_d{W.name}", *W.shape)
-        term = penalty / 2 * Trace(W.T * W)
-        steps.append(Definition(decay, vjp(term, W), term, W))
-        steps.append(Definition(MatrixSymbol(f"dJ_d{W.name}", *W.shape),
-                                MatrixSymbol(f"dL_d{W.name}", *W.shape) + decay))
+    for parameter in decayed:
+        decay = MatrixSymbol(f"dR_d{parameter.name}", *parameter.shape)
+        term = penalty / 2 * Trace(parameter.T * parameter)
+        steps.append(Definition(decay, vjp(term, parameter), term, parameter))
+        steps.append(Definition(MatrixSymbol(f"dJ_d{parameter.name}", *parameter.shape),
+                                MatrixSymbol(f"dL_d{parameter.name}", *parameter.shape) + decay))
     return tuple(steps)
 
 
@@ -226,38 +247,60 @@ class _Layer:
         return pre + self.b * sympy.OneMatrix(1, self.N) if self.bias else pre
 
 
-def _forward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
-             loss_name: str, penalty: Symbol | None) -> tuple[Definition, ...]:
-    """S_l and Z_l for every layer, then the loss (and with weight decay the decay term R and
-    the objective J = L + R): the definitions the pages start from."""
+def _forward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol, loss_name: str,
+             divisor: sympy.Basic, penalty: Symbol | None,
+             decayed: tuple[MatrixSymbol, ...]) -> tuple[Definition, ...]:
+    """S_l and Z_l for every layer, the hinge loss's margins M, then the loss (and with weight
+    decay the decay term R and the objective J = L + R): the definitions the pages start from."""
     forward, Z_prev = [], X
     for layer in layers:
         forward.append(Definition(layer.S(), layer.pre_activation(Z_prev)))
         forward.append(Definition(layer.Z(), layer.activate(layer.S())))
         Z_prev = layer.Z()
+    if loss_name == "hinge":
+        forward.append(Definition(_MARGINS(*Y.shape), _margins(Y, Z_prev)))
     loss = Symbol("L")
-    forward.append(Definition(loss, _loss(loss_name, Y, Z_prev, layers[-1].S(), N)))
+    forward.append(Definition(loss, _loss(loss_name, Y, Z_prev, layers[-1].S(), divisor)))
     if penalty is not None:
         decay = Symbol("R")
-        forward.append(Definition(decay, penalty / 2 * sum(Trace(layer.W.T * layer.W)
-                                                           for layer in layers)))
+        forward.append(Definition(decay, penalty / 2 * sum(Trace(p.T * p) for p in decayed)))
         forward.append(Definition(Symbol("J"), loss + decay))
     return tuple(forward)
 
 
-def _backward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
-              loss: Definition, shortcut: str | None) -> tuple[Definition, ...]:
+def _MARGINS(k: Symbol, N: Symbol) -> MatrixSymbol:
+    """M, the hinge loss's margins s_j − s_y + 1 of every class j of every sample."""
+    return MatrixSymbol("M", k, N)
+
+
+def _margins(Y: MatrixSymbol, scores: sympy.Basic) -> sympy.Basic:
+    """Z − 1 1ᵀ (Y ∘ Z) + 1 1ᵀ: each score minus its sample's score of the true class, plus 1."""
+    k, N = Y.shape
+    return scores - sympy.OneMatrix(k, k) * sympy.HadamardProduct(Y, scores) + sympy.OneMatrix(k, N)
+
+
+def _hinge(others: sympy.Basic, margins: MatrixSymbol, divisor: sympy.Basic) -> sympy.Basic:
+    """Σ over the classes `others` marks (all but the true one) of max(0, M), over `divisor`."""
+    x = sympy.Dummy("x")
+    return Trace(others.T * margins.applyfunc(Lambda(x, relu(x)))) / divisor
+
+
+def _backward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, divisor: sympy.Basic,
+              loss: Definition, forward: tuple[Definition, ...],
+              shortcut: str | None) -> tuple[Definition, ...]:
     """The chain rule from the loss back to the first layer, each step one SymPy `diff`.
 
     G_l = dL/dZ_l, δ_l = dL/dS_l, then dL/dW_l, dL/db_l and G_{l-1}, all as vector-Jacobian
-    products tr(upstreamᵀ · local) differentiated by SymPy.
+    products tr(upstreamᵀ · local) differentiated by SymPy; the hinge loss passes through its
+    margins first.
     """
     last = layers[-1]
+    k, N = Y.shape
     if shortcut:
-        k = last.width
-        scale = 1 / N if shortcut == "softmax_ce" else 1 / (N * k)
         backward = [Definition(MatrixSymbol(f"delta{last.index}", k, N),
-                               scale * (last.Z() - Y))]
+                               (last.Z() - Y) / divisor)]
+    elif loss.expr.has(_MARGINS(k, N)):
+        backward = _hinge_backward(last, Y, divisor, loss, forward)
     else:
         backward = [Definition(MatrixSymbol(f"G{last.index}", last.width, N),
                                vjp(loss.expr, last.Z()), loss.expr, last.Z())]
@@ -281,6 +324,26 @@ def _backward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol,
     return tuple(backward)
 
 
+def _hinge_backward(last: _Layer, Y: MatrixSymbol, divisor: sympy.Basic, loss: Definition,
+                    forward: tuple[Definition, ...]) -> list[Definition]:
+    """dL/dM, then G of the output layer through the margins, each by SymPy's `diff`.
+
+    SymPy's matrix calculus cannot differentiate through the constant 1 1ᵀ − Y inside the trace,
+    so it differentiates with a symbol standing for it, which is then put back.
+    """
+    k, N = Y.shape
+    margins = _MARGINS(k, N)
+    others = MatrixSymbol("_others", k, N)
+    upstream = vjp(_hinge(others, margins, divisor), margins).xreplace(
+        {others: sympy.OneMatrix(k, N) - Y})
+    gradient = MatrixSymbol("GM", k, N)
+    defined = next(d for d in forward if d.symbol == margins)
+    objective = Trace(gradient.T * defined.expr)
+    return [Definition(gradient, upstream, loss.expr, margins),
+            Definition(MatrixSymbol(f"G{last.index}", k, N), vjp(objective, last.Z()), objective,
+                       last.Z())]
+
+
 def _softmax_vjp(Z: MatrixSymbol, G: MatrixSymbol) -> sympy.Basic:
     """∂/∂S tr(Gᵀ softmax(S)) = Z ∘ (G − 1 1ᵀ (Z ∘ G)) with Z = softmax(S).
 
@@ -299,21 +362,23 @@ def _local(layer: int, name: str, leaky_slope: sympy.Rational) -> Local:
 
 
 def _loss(name: str, Y: MatrixSymbol, output: sympy.Basic, logits: MatrixSymbol,
-          N: Symbol) -> sympy.Basic:
-    """The loss of the output; bce and cross_entropy are written in the logits, whose logs stay
-    finite where the probabilities round to 0 or 1."""
-    k = Y.shape[0]
+          divisor: sympy.Basic) -> sympy.Basic:
+    """The loss of the output, its entries summed and divided by `divisor` (the reduction);
+    bce and cross_entropy are written in the logits, whose logs stay finite where the
+    probabilities round to 0 or 1; hinge in its margins M."""
     residual = Y - output
     if name == "l2":
-        return Trace(residual * residual.T) / (2 * N)
+        return Trace(residual * residual.T) / (2 * divisor)
     if name == "mse":
-        return Trace(residual * residual.T) / (N * k)
+        return Trace(residual * residual.T) / divisor
     if name == "cross_entropy":
-        return -Trace(Y.T * LogSoftmax(logits)) / N
+        return -Trace(Y.T * LogSoftmax(logits)) / divisor
+    if name == "hinge":
+        return _hinge(sympy.OneMatrix(*Y.shape) - Y, _MARGINS(*Y.shape), divisor)
     x = sympy.Dummy("x")
     log = logits.applyfunc(Lambda(x, log_sigmoid(x)))
     log1m = logits.applyfunc(Lambda(x, log_sigmoid(-x)))
-    return -(Trace(Y.T * log) + Trace((sympy.OneMatrix(*Y.shape) - Y).T * log1m)) / (N * k)
+    return -(Trace(Y.T * log) + Trace((sympy.OneMatrix(*Y.shape) - Y).T * log1m)) / divisor
 
 
 def _output_shortcut(output: str, loss: str) -> str | None:

@@ -50,18 +50,27 @@ class TrainingStep:
 
 def derivation_of(example: Example) -> Derivation:
     """The derivation an example trains with: its network, with its weight decay if any."""
-    return derivation(example.network, example.weight_decay > 0)
+    return derivation(example.network, example.weight_decay > 0, example.decay_biases)
 
 
 def batches(example: Example) -> Iterator[tuple[int, ...]]:
     """The samples of each step: the next `batch_size` of a stream of passes through the data,
     each in file order or, with `shuffle_seed`, in a fresh random order.
 
-    A batch never holds a sample twice: where a shuffled pass would repeat one in the batch
-    that crosses into it, that sample waits for the next batch.
+    With `last_batch = "wrap"` a batch that reaches the end of a pass takes its last samples
+    from the next one; a batch never holds a sample twice: where a shuffled pass would repeat
+    one in the batch that crosses into it, that sample waits for the next batch. With "partial"
+    each pass is cut into batches and its last one may be smaller; "drop" leaves that one out.
     """
     N = example.X.shape[1]
     rng = np.random.default_rng(example.shuffle_seed) if example.shuffle_seed is not None else None
+    if example.last_batch != "wrap":
+        while True:
+            order = rng.permutation(N).tolist() if rng is not None else list(range(N))
+            for start in range(0, N, example.batch_size):
+                batch = tuple(order[start:start + example.batch_size])
+                if len(batch) == example.batch_size or example.last_batch == "partial":
+                    yield batch
     pending: deque[int] = deque()
     while True:
         batch: list[int] = []
@@ -88,7 +97,6 @@ def train(example: Example, compiled: Compiled | None = None,
     derivation = compiled.derivation
     parameters = example.parameters
     velocity: dict[str, Any] = {}
-    whole = example.batch_size == example.X.shape[1]
     steps = []
     for index, samples in enumerate(islice(batches(example), example.steps), start=1):
         columns = list(samples)
@@ -103,9 +111,10 @@ def train(example: Example, compiled: Compiled | None = None,
                           for d, r in zip(derivation.definitions, results)}
                 gradients = _gradients(derivation, values)
                 velocity, updated = update(example, parameters, gradients, velocity,
-                                           example.learning_rate, example.momentum)
-            data_loss = None if whole else compiled.loss(example.X, example.Y,
-                                                         *arguments(example, parameters))
+                                           example.learning_rate, example.momentum,
+                                           example.dampening)
+            data_loss = None if len(columns) == example.X.shape[1] else compiled.loss(
+                example.X, example.Y, *arguments(example, parameters))
         step = TrainingStep(samples, parameters, values, float(values["L"]), gradients,
                             velocity, updated, data_loss)
         _require_finite(example, index, step)
@@ -122,13 +131,18 @@ def arguments(example: Example, parameters: dict[str, Any]) -> list[Any]:
 
 
 def update(example: Example, parameters: dict[str, Any], gradients: dict[str, Any],
-           velocity: dict[str, Any], rate: Any, momentum: Any) -> tuple[dict, dict]:
-    """The velocity after this step (momentum only) and the updated parameters; frozen ones keep
-    their values. Works alike on NumPy arrays and SymPy matrices."""
+           velocity: dict[str, Any], rate: Any, momentum: Any,
+           dampening: Any = 0) -> tuple[dict, dict]:
+    """The velocity after this step (momentum only) and the updated parameters, as
+    torch.optim.SGD computes them; frozen ones keep their values. Works alike on NumPy arrays
+    and SymPy matrices."""
     if momentum:
-        velocity = {name: momentum * velocity[name] + gradients[name] if name in velocity
-                    else gradients[name] for name in parameters if name not in example.freeze}
+        velocity = {name: momentum * velocity[name] + (1 - dampening) * gradients[name]
+                    if name in velocity else gradients[name]
+                    for name in parameters if name not in example.freeze}
     step = velocity if momentum else gradients
+    if example.nesterov:
+        step = {name: gradients[name] + momentum * value for name, value in velocity.items()}
     updated = {name: value if name in example.freeze else value - rate * step[name]
                for name, value in parameters.items()}
     return velocity, updated
@@ -211,7 +225,8 @@ def exact_steps(example: Example, derivation: Derivation, count: int) -> tuple[T
         named = {d.symbol.name: values[d.symbol] for d in derivation.definitions}
         gradients = _gradients(derivation, named)
         velocity, updated = update(example, parameters, gradients, velocity,
-                                   rational(example.learning_rate), rational(example.momentum))
+                                   rational(example.learning_rate), rational(example.momentum),
+                                   rational(example.dampening))
         steps.append(TrainingStep(samples, parameters, named, named["L"], gradients, velocity,
                                   updated))
         parameters = updated

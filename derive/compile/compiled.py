@@ -42,7 +42,8 @@ def compile_derivation(derivation: Derivation) -> Compiled:
         "gradients": function_source(derivation, derivation.gradients, per_block=True),
         "loss": function_source(derivation, derivation.loss, per_block=False),
     }
-    name = (f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name}; "
+    name = (f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name} "
+            f"({derivation.reduction}); "
             f"bias={derivation.bias}; leaky slope {derivation.leaky_slope}; "
             f"weight decay={derivation.penalty is not None}>")
     functions = code_cache.load(module_source(derivation, sources), name)
