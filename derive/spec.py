@@ -165,6 +165,8 @@ class Example:
     """Each sample's class when the file gives integer labels; Y is then their one-hot columns."""
     drawn: str = ""
     """How the weights not given in the file were drawn (`[weights] init`), in words."""
+    bias_init: str = "zeros"
+    """How the biases not given in the file were drawn (`[weights] bias_init`)."""
 
     @property
     def name(self) -> str:
@@ -322,7 +324,7 @@ class _Validator:
         # The budget first: nothing is drawn or allocated for a run beyond it.
         self.budget(network, samples, batch_size, steps)
         exact = self.exact(render.get("exact", False), network, samples)
-        weights, biases, drawn = self.weights(raw["weights"], network)
+        weights, biases, drawn, bias_init = self.weights(raw["weights"], network)
         for array in (X, Y, *weights, *biases):
             array.setflags(write=False)  # an Example is shared by every front end: data only
         example = Example(
@@ -346,6 +348,7 @@ class _Validator:
                                    LAST_BATCHES),
             labels=labels,
             drawn=drawn,
+            bias_init=bias_init,
             **self.optimizer(training, network),
         )
         if exact:
@@ -478,9 +481,9 @@ class _Validator:
                                 f"0 to {classes - 1}")
         return tuple(value)
 
-    def weights(self, raw: dict[str, Any], network: Network) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], str]:
-        """The weights and biases (columns), those not given drawn by `init`; and how they were
-        drawn, in words ("" when every one is given)."""
+    def weights(self, raw: dict[str, Any], network: Network) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], str, str]:
+        """The weights and biases (columns), those not given drawn by `init`; how they were
+        drawn, in words ("" when every one is given), and the biases' `bias_init`."""
         depth = network.depth
         expected = {f"W{l}" for l in range(1, depth + 1)} | set(_INIT_KEYS)
         if network.bias:
@@ -517,12 +520,9 @@ class _Validator:
                     drawn = True
                 else:
                     raise self.fail(f"weights.b{l}", f"missing (list of {rows} numbers)")
-        described = ""
-        if drawn and init:
-            described = f"{init[0]}, seed {init[1]}, rounded to {init[2]} decimals"
-            if init[3] != "zeros" and network.bias:
-                described += f"; biases {init[3]}"
-        return tuple(weights), tuple(biases), described
+        described = (f"{init[0]}, seed {init[1]}, rounded to {init[2]} decimals"
+                     if drawn and init else "")
+        return tuple(weights), tuple(biases), described, init[3] if init else "zeros"
 
     def init(self, raw: dict[str, Any]) -> tuple[str, int, int, str] | None:
         """`weights.init` with its seed, decimals and bias_init, or None when not asked for."""

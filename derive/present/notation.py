@@ -12,6 +12,9 @@ _NAME = re.compile(r"(?:d(?P<of>[LRJ])_d)?(?P<base>[A-Za-z]+?)(?P<layer>\d+)")
 _BASES = {"delta": r"\delta"}
 SCALARS = {"weight_decay": r"\lambda"}
 """Scalar names written as a letter."""
+_UNLAYERED = {"GM": "G^{M}"}
+"""Matrices of no layer written otherwise than their name: G^M = ∂L/∂M, of the hinge loss's
+margins M."""
 
 
 def symbol(name: str) -> str:
@@ -19,6 +22,8 @@ def symbol(name: str) -> str:
     dJ_dW1, dR_dW1 for the objective J = L + R with weight decay R)."""
     if name in SCALARS:
         return SCALARS[name]
+    if name in _UNLAYERED:
+        return _UNLAYERED[name]
     match = _NAME.fullmatch(name)
     if match is None:
         return name

@@ -13,7 +13,7 @@ import numpy as np
 import sympy
 
 from ..compile import javascript
-from ..spec import KINKED
+from ..spec import CLASSIFIERS, KINKED
 from ..symbolic import Definition
 from ..training import TrainingStep, rational_matrix
 from ..verify.expansion import MAX_TERMS, expanded_terms
@@ -50,8 +50,10 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
             "layers": [{"index": l, "width": w, "activation": a} for l, (w, a) in
                        enumerate(zip(network.sizes[1:], network.activations), start=1)],
             "loss": network.loss,
+            "reduction": _reduction(network),
             "bias": network.bias,
         },
+        "labels": ", ".join(map(str, example.labels)) if example.labels is not None else "",
         "learning_rate": setting(example.learning_rate),
         "settings_live": {"learning_rate": show.live("learning_rate", None, example.learning_rate),
                           "momentum": show.live("training.momentum", None, example.momentum)},
@@ -59,6 +61,9 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
         "samples": example.X.shape[1],
         "training": _training(example),
         "drawn": example.drawn,
+        "biases_drawn": {"zeros": "start at 0",
+                         "standard_normal": "were drawn from N(0, 1), rounded alike"}[
+                             example.bias_init],
         "objective": derivation.objective.name,
         "exact": exact,
         "precision": precision,
@@ -167,16 +172,50 @@ def _quantity(definition: Definition, sizes: dict, N: sympy.Symbol) -> dict[str,
     }
 
 
+_ENTRY_LOSSES = {
+    "l2": r"\tfrac{1}{2} \left(y_{j,n} - \hat y_{j,n}\right)^2",
+    "mse": r"\left(y_{j,n} - \hat y_{j,n}\right)^2",
+    "bce": r"-\left(y_{j,n} \log \hat y_{j,n} + (1 - y_{j,n}) \log (1 - \hat y_{j,n})\right)",
+    "cross_entropy": r"-\sum_{j} y_{j,n} \log \hat y_{j,n}",
+    "hinge": r"\sum_{j \neq c_n} \max\left(0, \hat y_{j,n} - \hat y_{c_n,n} + 1\right), "
+             r"\quad Y_{c_n,n} = 1",
+}
+"""Each loss's entry: of output j of sample n, or of sample n for the classifiers (with c_n the
+class of sample n)."""
+
+
+def _reduction(network) -> dict[str, str]:
+    """The loss's reduction in words and as the formula of L from its entries ℓ."""
+    per_sample = network.loss in CLASSIFIERS
+    entry = r"\ell_{n}" if per_sample else r"\ell_{j,n}"
+    over = r"\sum_{n=1}^{N}" if per_sample else r"\sum_{n=1}^{N} \sum_{j=1}^{k}"
+    k = network.sizes[-1]
+    if network.reduction == "sum":
+        words, divisor = "summed over " + ("the samples" if per_sample else "every entry"), ""
+    elif per_sample or network.reduction == "batchmean":
+        words, divisor = ("summed over the outputs and averaged over the samples"
+                          if not per_sample else "averaged over the samples"), r"\frac{1}{N} "
+    else:
+        words, divisor = f"averaged over all $N k$ entries ($k = {k}$ outputs)", r"\frac{1}{N k} "
+    return {"name": network.reduction, "words": words,
+            "formula": f"L = {divisor}{over} {entry}, \\quad {entry} = {_ENTRY_LOSSES[network.loss]}"}
+
+
 def _training(example) -> dict[str, Any]:
     """The SGD options in words, for the network section."""
     N = example.X.shape[1]
     return {
         "batch_size": example.batch_size,
         "batches": example.batch_size < N,
+        "last_batch": example.last_batch if N % example.batch_size and example.last_batch != "wrap"
+        else "",
         "shuffle_seed": example.shuffle_seed,
         "freeze": [notation.symbol(name) for name in example.freeze],
         "weight_decay": setting(example.weight_decay) if example.weight_decay else "",
+        "decay_biases": example.decay_biases,
         "momentum": setting(example.momentum) if example.momentum else "",
+        "dampening": setting(example.dampening) if example.dampening else "",
+        "nesterov": example.nesterov,
     }
 
 
