@@ -634,7 +634,7 @@ class _Validator:
             return exact
         if not (set(network.activations) <= EXACT_ACTIVATIONS and network.loss in EXACT_LOSSES):
             raise self.fail("render.exact", "exact fractions need rational arithmetic: "
-                            "linear, relu or leaky_relu layers and the l2 or mse loss")
+                            "linear, relu or leaky_relu layers and the l2, mse or hinge loss")
         entries = _parameter_count(network) * samples
         if entries > MAX_EXACT_ENTRIES:
             raise self.fail("render.exact", f"parameters x samples is {entries:,}; exact fractions "

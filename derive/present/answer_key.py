@@ -17,21 +17,26 @@ def answer_key(worked: WorkedExample) -> dict[str, Any]:
     Each step lists its samples (columns of X, counted from 0) and its loss; with mini-batches
     also `data_loss`, the loss of all samples at the same weights; with momentum the velocity
     after the step. "gradients" are of the objective SGD minimises (with weight decay, J).
-    `near_kinks` lists the relu-like pre-activation entries (row, column from 0) whose float sign
-    rounding could have decided, where there are any.
+    `near_kinks` lists the relu-like pre-activation (and hinge margin) entries (row, column from
+    0) whose float sign rounding could have decided, where there are any. `labels` are the
+    file's class labels (Y holds them one-hot), null when it gives target rows.
     """
     example, network = worked.example, worked.example.network
     return {
         "example": example.name,
         "title": example.title,
         "network": {"sizes": list(network.sizes), "activations": list(network.activations),
-                    "loss": network.loss, "bias": network.bias,
+                    "loss": network.loss, "reduction": network.reduction, "bias": network.bias,
                     "leaky_slope": network.leaky_slope},
+        "labels": list(example.labels) if example.labels is not None else None,
         "weights_drawn": example.drawn or None,
+        "biases_drawn": example.bias_init if example.drawn and network.bias else None,
         "learning_rate": example.learning_rate,
-        "training": {"batch_size": example.batch_size, "shuffle_seed": example.shuffle_seed,
-                     "freeze": list(example.freeze), "weight_decay": example.weight_decay,
-                     "momentum": example.momentum},
+        "training": {"batch_size": example.batch_size, "last_batch": example.last_batch,
+                     "shuffle_seed": example.shuffle_seed, "freeze": list(example.freeze),
+                     "weight_decay": example.weight_decay, "decay_biases": example.decay_biases,
+                     "momentum": example.momentum, "dampening": example.dampening,
+                     "nesterov": example.nesterov},
         "steps": [
             {
                 "step": index,

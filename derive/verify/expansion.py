@@ -87,11 +87,14 @@ def _entry_terms(network: Network) -> list[int]:
 
 def _output_terms(network: Network, output: int) -> int:
     """Terms of dL/dS of one output entry: an output delta symbol below a softmax, σ(s) - y
-    style terms for bce, else the residual times the activation's derivative."""
+    style terms for bce, a step of each class's margin for hinge, else the residual times the
+    activation's derivative."""
     if network.activations[-1] == "softmax":
         return 1
     if network.loss == "bce":
         return 4
+    if network.loss == "hinge":
+        return 2 * network.sizes[-1] * _derivative_terms(network.activations[-1])
     return (output + 1) * _derivative_terms(network.activations[-1])
 
 
