@@ -165,7 +165,9 @@ def _output_gradient(derivation: Derivation, known: dict, output: Definition,
     """G of the output layer against the loss expanded in the output's entries, as symbols."""
     entries = _symbols(output.symbol.name, *_shape(output.symbol, known))
     loss = next(d for d in derivation.forward if d.symbol.name == "L")
-    block = dataclasses.replace(derivation, forward=(loss,), backward=(gradient,))
+    block = dataclasses.replace(  # the hinge loss reaches Z through its margins M and dL/dM
+        derivation, forward=tuple(d for d in derivation.forward if d.symbol.name in ("M", "L")),
+        backward=derivation.backward[:derivation.backward.index(gradient) + 1])
     values = _evaluate(block, {**known, output.symbol: entries})
     elementwise = entries.applyfunc(lambda z: sympy.diff(values[loss.symbol], z))
     return {gradient.symbol.name: (elementwise - values[gradient.symbol]).applyfunc(_simplified)}
