@@ -258,7 +258,9 @@ def _scaled(derivation: Derivation, loss: sympy.Basic, gradient: sympy.Basic) ->
                                    out.symbol.name: gradient * out.expr})
 
 
-def _sum_not_mean(derivation: Derivation, setting: _Setting) -> Mistake:
+def _sum_not_mean(derivation: Derivation, setting: _Setting) -> Mistake | None:
+    if derivation.reduction == "sum":
+        return None
     N = derivation.N
     return _mistake(KINDS["sum-not-mean"],
                     "You added the samples up: the loss is a mean over the N samples, so it and "
@@ -279,7 +281,9 @@ def _no_half(derivation: Derivation, setting: _Setting) -> Mistake | None:
     return None
 
 
-def _target_sign(derivation: Derivation, setting: _Setting) -> Mistake:
+def _target_sign(derivation: Derivation, setting: _Setting) -> Mistake | None:
+    if derivation.loss_name == "hinge":  # its first step holds no Ŷ − Y to turn round
+        return None
     out = _output(derivation)
     output = _definitions(derivation)[f"Z{len(derivation.activations)}"].symbol
     swapped = out.expr.xreplace({derivation.Y: output, output: derivation.Y})
@@ -438,10 +442,11 @@ class Kind(NamedTuple):
 
 
 KINDS = {kind.id: kind for kind in (
-    Kind("sum-not-mean", "The loss summed, not averaged", "every loss", _sum_not_mean),
+    Kind("sum-not-mean", "The loss summed, not averaged",
+         "every loss averaged over the samples (not reduction = \"sum\")", _sum_not_mean),
     Kind("no-half", "The ½ of the squared error mishandled",
          "l2 (the ½ dropped) and mse (the 2 of the derivative dropped)", _no_half),
-    Kind("target-sign", "Target minus prediction", "every loss", _target_sign),
+    Kind("target-sign", "Target minus prediction", "every loss but hinge", _target_sign),
     Kind("no-activation-derivative", "The activation's derivative left out",
          "every layer with an element-wise activation whose δ is not Ŷ − Y",
          _no_activation_derivative),

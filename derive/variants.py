@@ -127,6 +127,8 @@ def _variant(example: Example, numbers: dict[str, np.ndarray], path: Path,
         description=f"Variant {number} of {example.name}: the same network, fresh numbers.",
         X=numbers["X"].T.copy(),
         Y=numbers["y"].T.copy(),
+        labels=tuple(int(c) for c in numbers["y"].argmax(axis=1))
+        if example.labels is not None else None,
         weights=tuple(numbers[f"W{l}"] for l in range(1, depth + 1)),
         biases=tuple(numbers[f"b{l}"][:, None] for l in range(1, depth + 1))
         if example.network.bias else (),
@@ -140,16 +142,20 @@ def _fit(title: str, suffix: str) -> str:
 
 
 def _on_a_kink(worked: WorkedExample) -> bool:
+    """Whether the first step has a relu-like pre-activation or a hinge margin of exactly 0."""
     first = worked.steps[0]
-    return any(np.any(first.values[f"S{layer}"] == 0)
-               for layer, activation in enumerate(worked.example.network.activations, start=1)
-               if activation in KINKED)
+    margins = [first.values["M"]] if "M" in first.values else []
+    return any(np.any(value == 0) for value in margins + [
+        first.values[f"S{layer}"]
+        for layer, activation in enumerate(worked.example.network.activations, start=1)
+        if activation in KINKED])
 
 
 def _toml(example: Example) -> str:
     """The variant as an example file in the format derive reads."""
     network = example.network
-    y = example.Y.T.ravel() if network.sizes[-1] == 1 else example.Y.T
+    y = (list(example.labels) if example.labels is not None
+         else example.Y.T.ravel() if network.sizes[-1] == 1 else example.Y.T)
     lines = [
         f"title = {_toml_value(example.title)}",
         f"description = {_toml_value(example.description)}",
@@ -158,6 +164,7 @@ def _toml(example: Example) -> str:
         f"sizes = {_toml_value(list(network.sizes))}",
         f"activations = {_toml_value(list(network.activations))}",
         f"loss = {_toml_value(network.loss)}",
+        f"reduction = {_toml_value(network.reduction)}",
         f"bias = {_toml_value(network.bias)}",
         f"leaky_slope = {_toml_value(network.leaky_slope)}",
         "",
@@ -173,10 +180,14 @@ def _toml(example: Example) -> str:
         f"learning_rate = {_toml_value(example.learning_rate)}",
         f"steps = {example.steps}",
         f"batch_size = {example.batch_size}",
+        f"last_batch = {_toml_value(example.last_batch)}",
         *([f"shuffle_seed = {example.shuffle_seed}"] if example.shuffle_seed is not None else []),
         f"freeze = {_toml_value(list(example.freeze))}",
         f"weight_decay = {_toml_value(example.weight_decay)}",
+        f"decay_biases = {_toml_value(example.decay_biases)}",
         f"momentum = {_toml_value(example.momentum)}",
+        f"dampening = {_toml_value(example.dampening)}",
+        f"nesterov = {_toml_value(example.nesterov)}",
         "",
         "[render]",
         f"precision = {example.precision}",

@@ -42,7 +42,7 @@ def hand_step(worked: WorkedExample, step: int, mistake: str | None) -> dict:
     previous = worked.steps[step - 2].velocity if step > 1 else {}
     X, Y, P = e.X[:, list(true.samples)], e.Y[:, list(true.samples)], true.parameters
     depth, N, k = len(net.activations), X.shape[1], Y.shape[0]
-    eta, lam, mu = e.learning_rate, e.weight_decay, e.momentum
+    eta, lam, mu, damp = e.learning_rate, e.weight_decay, e.momentum, e.dampening
     functions = with_leak(float(net.leaky_slope))
     W = {l: P[f"W{l}"] for l in range(1, depth + 1)}
     b = {l: P[f"b{l}"] if net.bias else 0.0 for l in range(1, depth + 1)}
@@ -54,17 +54,25 @@ def hand_step(worked: WorkedExample, step: int, mistake: str | None) -> dict:
         Z[l] = softmax(S[l]) if act == "softmax" else functions[act][0](S[l])
         values[f"S{l}"], values[f"Z{l}"] = S[l], Z[l]
     out = Z[depth]
-    mean = 1 if mistake == "sum-not-mean" else N
+    # What the sum of the loss's entries is divided by: its reduction, with the 1/N forgotten.
+    per_sample = net.loss in ("cross_entropy", "hinge")
+    mean = {"sum": 1, "batchmean": N, "mean": N if per_sample else N * k}[net.reduction]
+    if mistake == "sum-not-mean":
+        mean /= N
+    decayed = {**W, **({f"b{l}": b[l] for l in b} if e.decay_biases else {})}
     if net.loss == "l2":
         loss = np.sum((Y - out) ** 2) / (1 if mistake == "no-half" else 2) / mean
     elif net.loss == "mse":
-        loss = np.sum((Y - out) ** 2) / (mean * k)
+        loss = np.sum((Y - out) ** 2) / mean
     elif net.loss == "bce":
-        loss = -np.sum(Y * np.log(out) + (1 - Y) * np.log(1 - out)) / (mean * k)
+        loss = -np.sum(Y * np.log(out) + (1 - Y) * np.log(1 - out)) / mean
+    elif net.loss == "hinge":
+        values["M"] = out - np.sum(Y * out, axis=0) + 1
+        loss = np.sum((1 - Y) * np.maximum(values["M"], 0)) / mean
     else:
         loss = -np.sum(Y * np.log(out)) / mean
     if lam:
-        values["R"] = lam / 2 * sum(np.sum(w ** 2) for w in W.values())
+        values["R"] = lam / 2 * sum(np.sum(w ** 2) for w in decayed.values())
         values["J"] = loss + values["R"]
 
     def back_through(l: int, G: np.ndarray) -> np.ndarray:
@@ -83,9 +91,14 @@ def hand_step(worked: WorkedExample, step: int, mistake: str | None) -> dict:
     if net.loss == "cross_entropy" and mistake == "softmax-elementwise":
         delta = out * (1 - out) * (-Y / (mean * out))
     elif net.loss in ("bce", "cross_entropy"):
-        delta = residual / (mean * (k if net.loss == "bce" else 1))
+        delta = residual / mean
+    elif net.loss == "hinge":
+        values["GM"] = (values["M"] > 0) * (1 - Y) / mean
+        G = values["GM"] - Y * np.sum(values["GM"], axis=0)
+        values[f"G{depth}"] = G
+        delta = back_through(depth, G)
     else:
-        G = residual / mean if net.loss == "l2" else 2 * residual / (mean * k)
+        G = residual / mean if net.loss == "l2" else 2 * residual / mean
         if mistake == "no-half":
             G = 2 * G if net.loss == "l2" else G / 2
         values[f"G{depth}"] = G
@@ -101,6 +114,9 @@ def hand_step(worked: WorkedExample, step: int, mistake: str | None) -> dict:
         if net.bias:
             gradients[f"b{l}"] = delta if mistake == "bias-not-summed" else \
                 delta.sum(axis=1, keepdims=True)
+            if e.decay_biases:
+                gradients[f"b{l}"] = gradients[f"b{l}"] + lam * b[l]
+                values[f"dR_db{l}"] = lam * b[l]
         if l > 1:
             back = W[l]
             if mistake == "updated-weights-backward" and f"W{l}" not in e.freeze:
@@ -110,9 +126,11 @@ def hand_step(worked: WorkedExample, step: int, mistake: str | None) -> dict:
             values[f"G{l - 1}"] = G
             delta = back_through(l - 1, G)
     trained = [name for name in P if name not in e.freeze]
-    velocity = {n: mu * previous[n] + gradients[n] if n in previous else gradients[n]
-                for n in trained} if mu else {}
+    velocity = {n: mu * previous[n] + (1 - damp) * gradients[n] if n in previous
+                else gradients[n] for n in trained} if mu else {}
     moves = velocity if mu else gradients
+    if e.nesterov:
+        moves = {n: gradients[n] + mu * velocity[n] for n in trained}
     sign = 1 if mistake == "update-sign" else -1
     updated = {n: P[n] + sign * eta * moves[n] if n in trained else P[n] for n in P}
     return {"loss": loss, "intermediates": values, "gradients": gradients,
@@ -163,8 +181,11 @@ def check_against_hand(worked: WorkedExample) -> list[str]:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_mistake_of_a_shipped_example_is_the_hand_written_mistake(name):
-    checked = check_against_hand(shipped(name))
-    assert {"sum-not-mean", "target-sign", "update-sign"} <= set(checked)
+    worked = shipped(name)
+    checked = check_against_hand(worked)
+    everywhere = {"sum-not-mean", "update-sign"} | (
+        {"target-sign"} if worked.example.network.loss != "hinge" else set())
+    assert everywhere <= set(checked)
 
 
 def network(sizes, activations, loss, bias, **training) -> dict:
@@ -179,17 +200,24 @@ RANDOM = [
     network([1, 3, 2], ["sigmoid", "linear"], "mse", False, steps=3, momentum=0.5),
     network([2, 2, 1], ["linear", "sigmoid"], "l2", True, steps=2, freeze=["W2"]),
     network([3, 2, 2], ["relu", "softmax"], "mse", True, steps=3, momentum=0.9, freeze=["b1"]),
+    network([2, 3, 3], ["relu", "linear"], "hinge", True, steps=2, weight_decay=0.05,
+            decay_biases=True, momentum=0.5, nesterov=True),
+    network([2, 2, 3], ["tanh", "softmax"], "cross_entropy", True, reduction="sum", steps=3,
+            momentum=0.9, dampening=0.3),
+    network([2, 2, 2], ["sigmoid", "sigmoid"], "bce", True, reduction="batchmean", steps=3,
+            batch_size=2, last_batch="partial"),
+    network([2, 2, 2], ["relu", "linear"], "mse", False, reduction="sum", steps=2),
 ]
 
 
 def random_network(tmp_path: Path, seed: int, sizes, activations, loss, bias, steps=1,
-                   **training) -> WorkedExample:
+                   reduction=None, **training) -> WorkedExample:
     """A small network with random numbers, trained but not verified (verification is tested
     elsewhere, and its element-wise expansion of softmax + l2 is slow)."""
     rng = np.random.default_rng(seed)
     N, k = 3, sizes[-1]
     X = rng.uniform(-1, 1, (N, sizes[0])).round(2)
-    if loss == "cross_entropy":
+    if loss in ("cross_entropy", "hinge"):
         Y = np.eye(k)[rng.integers(0, k, N)]
     else:
         Y = rng.uniform(0.05, 0.95, (N, k)).round(2) if loss == "bce" else \
@@ -198,8 +226,10 @@ def random_network(tmp_path: Path, seed: int, sizes, activations, loss, bias, st
                for l in range(1, len(sizes))]
     biases = [rng.uniform(-0.5, 0.5, sizes[l]).round(2) for l in range(1, len(sizes))]
     path = tmp_path / f"random{seed}.toml"
-    path.write_text(toml_example(sizes, activations, loss, bias, X, Y, weights, biases, steps,
-                                 **training))
+    text = toml_example(sizes, activations, loss, bias, X, Y, weights, biases, steps, **training)
+    if reduction:
+        text = text.replace(f'loss = "{loss}"', f'loss = "{loss}"\nreduction = "{reduction}"')
+    path.write_text(text)
     example = load_example(path)
     compiled = compile_derivation(derivation_of(example))
     steps_ = train(example, compiled)
@@ -219,7 +249,8 @@ def test_the_random_networks_cover_every_mistake_and_every_activation_loss_and_b
     assert found == set(IDS)
     assert {a for spec in RANDOM for a in spec["activations"]} == \
         {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"}
-    assert {spec["loss"] for spec in RANDOM} == {"l2", "mse", "bce", "cross_entropy"}
+    assert {spec["loss"] for spec in RANDOM} == {"l2", "mse", "bce", "cross_entropy", "hinge"}
+    assert {spec.get("reduction") for spec in RANDOM} == {None, "sum", "batchmean"}
     assert {spec["bias"] for spec in RANDOM} == {True, False}
 
 
