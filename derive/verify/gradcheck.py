@@ -2,8 +2,9 @@
 
 Finite differences need only the forward pass, so they share nothing with the derivation but
 the loss itself; agreement is evidence that the chain rule was applied correctly. Each entry is
-judged on its own; only an entry whose own stencil θ ± h moves a relu-like pre-activation across
-its kink at 0 is exempt, because there the loss has no derivative to approximate.
+judged on its own; only an entry whose own stencil θ ± h moves a relu-like pre-activation or a
+hinge margin across its kink at 0 is exempt, because there the loss has no derivative to
+approximate.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def gradient_check(example: Example, compiled: Compiled, first: TrainingStep) ->
     """Compare every gradient of the first training step (its samples, its objective: the loss,
     plus the decay term with weight decay) with central differences."""
     parameters = {name: value.copy() for name, value in first.parameters.items()}
-    relu_like = [f"S{layer}" for layer, activation in enumerate(example.network.activations, 1)
-                 if activation in KINKED]
+    kinked = [f"S{layer}" for layer, activation in enumerate(example.network.activations, 1)
+              if activation in KINKED] + (["M"] if example.network.loss == "hinge" else [])
     derivation = compiled.derivation
     X, Y = example.X[:, list(first.samples)], example.Y[:, list(first.samples)]
 
@@ -57,7 +58,7 @@ def gradient_check(example: Example, compiled: Compiled, first: TrainingStep) ->
         with np.errstate(all="ignore"):
             results = compiled.intermediates(X, Y, *arguments(example, parameters))
         values = {d.symbol.name: r for d, r in zip(derivation.definitions, results)}
-        return ([np.asarray(values[S]) > 0 for S in relu_like],
+        return ([np.asarray(values[name]) > 0 for name in kinked],
                 float(values[derivation.objective.name]))
 
     # The sides of each kink as floats see them at θ: an exact example's values may sit on a
@@ -100,7 +101,7 @@ def format_table(example: Example, checks: tuple[Check, ...]) -> str:
     for c in checks:
         result = "ok" if c.passed else "FAIL"
         if c.kinks:
-            result += f" ({len(c.kinks)} at a relu kink, not compared)"
+            result += f" ({len(c.kinks)} at a kink, not compared)"
         lines.append(f"  {c.parameter:<10}{f'{c.checked}/{c.total}':>10}"
                      f"{c.max_abs_error:>16.2e}{c.relative_error:>12.2e}  {result}")
     return "\n".join(lines)
