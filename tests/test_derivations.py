@@ -26,9 +26,10 @@ def derived(monkeypatch: pytest.MonkeyPatch) -> list[Network]:
     calls: list[Network] = []
     original = symbolic.derive
 
-    def recording(network: Network, *, weight_decay: bool = False) -> symbolic.Derivation:
+    def recording(network: Network, *, weight_decay: bool = False,
+                  decay_biases: bool = False) -> symbolic.Derivation:
         calls.append(network)
-        return original(network, weight_decay=weight_decay)
+        return original(network, weight_decay=weight_decay, decay_biases=decay_biases)
 
     monkeypatch.setattr(symbolic, "derive", recording)
     derivations.derivation.cache_clear()
