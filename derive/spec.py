@@ -725,8 +725,10 @@ def _kind(char: str) -> str:
 
 def kept(network: Network, batch: int, steps: int) -> int:
     """Numbers a run keeps: each step's S, Z, G and delta of every layer (units x batch each),
-    and the parameters, their gradients (and weight decay's), their velocity and their update."""
-    return steps * (4 * batch * sum(network.sizes[1:]) + 5 * _parameter_count(network))
+    the hinge loss's margins and their gradient, and the parameters, their gradients (and weight
+    decay's), their velocity and their update."""
+    margins = 2 * batch * network.sizes[-1] if network.loss == "hinge" else 0
+    return steps * (4 * batch * sum(network.sizes[1:]) + margins + 5 * _parameter_count(network))
 
 
 def answer_key_values(network: Network, batch: int, steps: int) -> int:
