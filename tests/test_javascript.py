@@ -38,6 +38,8 @@ RANDOM_NETWORKS = 12
 """Random example files in the sweep's one site: each new architecture costs SymPy about a
 second in the build (their architectures follow their index, their sizes and numbers vary)."""
 RELATIVE = 1e-12
+DRAWS = {"init", "seed", "decimals", "bias_init"}
+"""The keys of an example file's weights that draw the weights it does not give."""
 
 # The answer key of every example on the page, trained again in the page with its edits.
 EVALUATE = """async (runs) => {
@@ -78,7 +80,7 @@ def toml(document: dict[str, Any]) -> str:
 def edited(document: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
     """The example file with `edits` (its keys: X, y, W1, b1, learning_rate, ...) written in."""
     tables = {"X": "data", "y": "data", "learning_rate": "training", "momentum": "training",
-              "weight_decay": "training"}
+              "dampening": "training", "weight_decay": "training"}
     result = {key: dict(v) if isinstance(v, dict) else v for key, v in document.items()}
     for key, v in edits.items():
         result.setdefault(tables.get(key, "weights"), {})[key] = v
@@ -167,15 +169,29 @@ def answers(page: Any, documents: dict[str, dict], runs: list[tuple[str, dict]],
     """Each run's answer key from the page's `values(edits)`, and from `derive values` of the
     example file with the edits written in."""
     got = page.evaluate(EVALUATE, runs)
-    expected = []
+    expected, drawn = [], {}
     with pytest.MonkeyPatch.context() as patch:
         # The entry-by-entry cross-check of the loss does not change a number.
         patch.setattr(derive.worked, "expand", lambda derivation, example: None)
         for i, (name, edits) in enumerate(runs):
+            document = documents[name]
+            if DRAWS & set(document["weights"]) and name not in drawn:
+                path = folder / f"{name}-drawn" / f"{name}.toml"
+                path.parent.mkdir(parents=True)
+                path.write_text(toml(document))
+                drawn[name] = values_of(path)
+            if name in drawn:
+                # The page edits the weights the file drew; a file giving some of them would
+                # draw the others afresh, so it gives them all, and the key says they were drawn.
+                weights = drawn[name]["steps"][0]["weights"]
+                document = {**document, "weights": dict(weights)}
             path = folder / f"{name}-{i}" / f"{name}.toml"
             path.parent.mkdir(parents=True)
-            path.write_text(toml(edited(documents[name], edits)))
-            expected.append(values_of(path))
+            path.write_text(toml(edited(document, edits)))
+            key = values_of(path)
+            if name in drawn and isinstance(key, dict):
+                key |= {field: drawn[name][field] for field in ("weights_drawn", "biases_drawn")}
+            expected.append(key)
     return got, expected
 
 
@@ -235,6 +251,8 @@ def edits_of(rng: np.random.Generator, document: dict[str, Any]) -> dict[str, An
             choices[f"b{layer}"] = lambda n=sizes[layer]: matrix(rng, 1, n)[0]
     if training.get("momentum", 0) > 0:
         choices["momentum"] = lambda: float(rng.choice([0.0, 0.5, 0.95]))
+    if training.get("dampening", 0) > 0:
+        choices["dampening"] = lambda: float(rng.choice([0.0, 0.1, 0.5]))
     if training.get("weight_decay", 0) > 0:
         choices["weight_decay"] = lambda: float(rng.choice([0.0, 0.001, 0.2]))
     keys = rng.choice(sorted(choices), size=rng.integers(1, len(choices) + 1), replace=False)
@@ -243,8 +261,8 @@ def edits_of(rng: np.random.Generator, document: dict[str, Any]) -> dict[str, An
 
 def network(rng: np.random.Generator, index: int) -> dict[str, Any]:
     """A random example file; by `index`, every loss, activation, depth, bias, leaky slope,
-    momentum and weight decay, with random widths, numbers, freezes, mini-batches and
-    shuffling; too many parameters x samples to expand entry by entry (its cross-check of
+    momentum (plain, dampened and Nesterov's) and weight decay, with random widths, numbers,
+    freezes, mini-batches and shuffling; too many parameters x samples to expand entry by entry (its cross-check of
     softmax takes minutes, and changes no number)."""
     loss = sorted(OUTPUTS)[index % len(OUTPUTS)]
     depth = 1 + index % 3
@@ -275,6 +293,9 @@ def network(rng: np.random.Generator, index: int) -> dict[str, Any]:
                      **({"shuffle_seed": int(rng.integers(0, 4))} if rng.random() < 0.5 else {}),
                      "freeze": frozen,
                      "momentum": 0.9 if index % 3 == 0 else 0.0,
+                     # torch.optim.SGD's options of momentum, in turn: none, dampening, Nesterov.
+                     "dampening": 0.3 if index % 9 == 3 else 0.0,
+                     "nesterov": index % 9 == 6,
                      "weight_decay": 0.01 if index % 5 < 2 else 0.0},
     }
 
@@ -523,7 +544,7 @@ def test_each_definition_is_one_line_of_javascript_named_as_on_the_page():
         derivation = worked_example(ROOT / "examples" / f"{name}.toml").derivation
         lines = chain(derivation).splitlines()
         names = [d.symbol.name for d in derivation.definitions]
-        assert lines[0].startswith("(rt, {X, Y, W1, ") and lines[-1] == "}"
+        assert re.match(r"\(rt, \{X, Y, W1[,}]", lines[0]) and lines[-1] == "}"
         assert [line.split(" = ")[0] for line in lines[1:-2]] == [f"  const {n}" for n in names]
         assert all(f"const {n} = given.{n} ?? " in line for n, line in zip(names, lines[1:]))
         assert lines[-2] == f"  return {{{', '.join(names)}}};"

@@ -25,6 +25,9 @@ RUNTIME = "rt"
 class MatrixJavascriptPrinter(JavascriptCodePrinter):
     """JavascriptCodePrinter for the derivation's matrix expressions, as calls into `rt`.
 
+    A product with a transposed factor calls the runtime's product that reads that factor in
+    place (`matmulTN(A, B)` = Aᵀ B, `matmulNT(A, B)` = A Bᵀ, as BLAS names them).
+
     Like derive's NumPy printer it prints a bias column times a row of ones as the column
     itself (`rt.add` broadcasts it), a matrix times a column of ones as its row sums, ones times
     a matrix in a sum as its column sums, tr(P Q) as the sum of Pᵀ ∘ Q (never forming the
@@ -73,11 +76,23 @@ class MatrixJavascriptPrinter(JavascriptCodePrinter):
         *rest, last = matrices
         if isinstance(last, sympy.OneMatrix) and last.shape[1] == 1 and rest:
             return f"{self.runtime('rowSums')}({self._product(rest)})"
+        # A transposed factor is read in place: Wᵀ δ is matmulTN(W, δ), δ Zᵀ matmulNT(δ, Z).
         first, *others = matrices
-        text = self._print(first)
+        text, transposed = self._factor(first)
         for matrix in others:
-            text = f"{self.runtime('matmul')}({text}, {self._print(matrix)})"
-        return text
+            right, right_transposed = self._factor(matrix)
+            if transposed and right_transposed:
+                right, right_transposed = f"{self.runtime('transpose')}({right})", False
+            name = "matmulTN" if transposed else "matmulNT" if right_transposed else "matmul"
+            text, transposed = f"{self.runtime(name)}({text}, {right})", False
+        return f"{self.runtime('transpose')}({text})" if transposed else text
+
+    def _factor(self, matrix: sympy.MatrixExpr) -> tuple[str, bool]:
+        """A factor of a product as printed, and whether it stands transposed (then printed
+        without its transpose)."""
+        if isinstance(matrix, sympy.Transpose):
+            return self._print(matrix.arg), True
+        return self._print(matrix), False
 
     def _print_MatAdd(self, expr: sympy.MatAdd) -> str:
         # Positive terms first, as derive's NumPy printer adds them (Y - Z2, not -Z2 + Y).

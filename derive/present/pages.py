@@ -63,6 +63,7 @@ def script(worked: WorkedExample, key: dict[str, Any], precision: int) -> str:
               **{name: (value.ravel() if name.startswith("b") else value).tolist()
                  for name, value in example.parameters.items()},
               "learning_rate": example.learning_rate, "momentum": example.momentum,
+              "dampening": example.dampening, "nesterov": example.nesterov,
               "weight_decay": example.weight_decay}
     data = {
         "file": example.path.name,

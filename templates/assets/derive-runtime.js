@@ -44,8 +44,10 @@
       return rows;
     },
 
-    /* The given columns of m, in order (a batch's samples). */
+    /* The given columns of m, in order (a batch's samples): m itself when they are all of
+     * its columns in order. */
     columns(m, indices) {
+      if (indices.length === m.cols && indices.every((index, j) => index === j)) return m;
       const out = new Matrix(m.rows, indices.length);
       for (let i = 0; i < m.rows; i++) {
         for (let j = 0; j < indices.length; j++) {
@@ -59,7 +61,7 @@
       return new Matrix(rows, cols, new Float64Array(rows * cols).fill(1));
     },
 
-    /* Mᵀ, made once: M and Mᵀ remember each other (a product with Mᵀ reads M's rows). */
+    /* Mᵀ, made once: M and Mᵀ remember each other. */
     transpose(m) {
       if (m.transposed) return m.transposed;
       const out = new Matrix(m.cols, m.rows), D = m.data, T = out.data;
@@ -70,53 +72,11 @@
       return out;
     },
 
-    /* A B as dot products of A's rows with Bᵀ's rows, summed in registers two rows by four
-     * columns at a time (each entry still summed in order, from k = 0); the chain rule's
-     * products with a transpose (δ Zᵀ) read the untransposed matrix, copying nothing. */
-    matmul(a, b) {
-      if (a.cols !== b.rows) {
-        throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
-      }
-      const out = new Matrix(a.rows, b.cols), m = a.cols, n = b.cols;
-      const A = a.data, T = rt.transpose(b).data, C = out.data;
-      let i = 0;
-      for (; i + 1 < a.rows; i += 2) {
-        const r0 = i * m, r1 = r0 + m, o0 = i * n, o1 = o0 + n;
-        let j = 0;
-        for (; j + 3 < n; j += 4) {
-          const c0 = j * m, c1 = c0 + m, c2 = c1 + m, c3 = c2 + m;
-          let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-          for (let k = 0; k < m; k++) {
-            const x0 = A[r0 + k], x1 = A[r1 + k];
-            const y0 = T[c0 + k], y1 = T[c1 + k], y2 = T[c2 + k], y3 = T[c3 + k];
-            s00 += x0 * y0;
-            s01 += x0 * y1;
-            s02 += x0 * y2;
-            s03 += x0 * y3;
-            s10 += x1 * y0;
-            s11 += x1 * y1;
-            s12 += x1 * y2;
-            s13 += x1 * y3;
-          }
-          C[o0 + j] = s00;
-          C[o0 + j + 1] = s01;
-          C[o0 + j + 2] = s02;
-          C[o0 + j + 3] = s03;
-          C[o1 + j] = s10;
-          C[o1 + j + 1] = s11;
-          C[o1 + j + 2] = s12;
-          C[o1 + j + 3] = s13;
-        }
-        for (; j < n; j++) {
-          C[o0 + j] = dot(A, r0, T, j * m, m);
-          C[o1 + j] = dot(A, r1, T, j * m, m);
-        }
-      }
-      if (i < a.rows) {
-        for (let j = 0; j < n; j++) C[i * n + j] = dot(A, i * m, T, j * m, m);
-      }
-      return out;
-    },
+    /* A B, Aᵀ B and A Bᵀ (BLAS's NN, TN and NT): the chain rule's products with a transpose
+     * (δ Zᵀ, Wᵀ δ) read the untransposed matrix in place, so no transpose is made. */
+    matmul: (a, b) => product(a, b, false, false),
+    matmulTN: (a, b) => product(a, b, true, false),
+    matmulNT: (a, b) => product(a, b, false, true),
 
     /* a + b, a - b, a ∘ b with NumPy's broadcasting of a number, a column or a row. */
     add: (a, b) => broadcast(a, b, ADD),
@@ -187,16 +147,27 @@
       return NaN;
     },
 
-    /* Column-wise softmax, shifted by each column's maximum so exp never overflows. */
+    /* Column-wise softmax, shifted by each column's maximum so exp never overflows: each
+     * entry's e^(s − max) over its column's sum of them, summed from the first row. */
     softmax(m) {
-      const shifted = rt.map(Math.exp, rt.sub(m, columnMax(m)));
-      return rt.map((x, total) => x / total, shifted, spread(rt.colSums(shifted), m.rows));
+      const out = new Matrix(m.rows, m.cols), S = m.data, C = out.data, n = m.cols;
+      const top = columnMax(m).data, totals = new Float64Array(n);
+      for (let i = 0; i < S.length; i++) {
+        C[i] = Math.exp(S[i] - top[i % n]);
+        totals[i % n] += C[i];
+      }
+      for (let i = 0; i < S.length; i++) C[i] /= totals[i % n];
+      return out;
     },
 
     /* Column-wise log softmax: S minus each column's log-sum-exp, finite for any logits. */
     logSoftmax(m) {
-      const shifted = rt.sub(m, columnMax(m));
-      return rt.sub(shifted, rt.map(Math.log, rt.colSums(rt.map(Math.exp, shifted))));
+      const out = new Matrix(m.rows, m.cols), S = m.data, C = out.data, n = m.cols;
+      const top = columnMax(m).data, totals = new Float64Array(n);
+      for (let i = 0; i < S.length; i++) totals[i % n] += Math.exp(S[i] - top[i % n]);
+      for (let j = 0; j < n; j++) totals[j] = Math.log(totals[j]);
+      for (let i = 0; i < S.length; i++) C[i] = (S[i] - top[i % n]) - totals[i % n];
+      return out;
     },
   };
 
@@ -221,6 +192,81 @@
     return out;
   }
 
+  /* op(A) op(B), op a transpose where asked: each entry summed in order from k = 0 in a
+   * register, four rows by four columns at a time (16 sums from 8 entries read per k), reading
+   * A's and B's entries through strides (A's (i, k) entry at i·ai + k·ak, B's (k, j) at
+   * k·bk + j·bj); the entries outside whole blocks are dot products summed in the same order,
+   * so every entry is the same number, bit for bit, whatever the block it falls in. */
+  function product(a, b, transposeA, transposeB) {
+    const rows = transposeA ? a.cols : a.rows, m = transposeA ? a.rows : a.cols;
+    const inner = transposeB ? b.cols : b.rows, n = transposeB ? b.rows : b.cols;
+    if (m !== inner) {
+      const shape = (x, t) => (t ? `${x.cols}x${x.rows}` : `${x.rows}x${x.cols}`);
+      throw new Error(`matmul: ${shape(a, transposeA)} times ${shape(b, transposeB)}`);
+    }
+    const out = new Matrix(rows, n), A = a.data, B = b.data, C = out.data;
+    const ai = transposeA ? 1 : a.cols, ak = transposeA ? a.cols : 1;
+    const bk = transposeB ? 1 : b.cols, bj = transposeB ? b.cols : 1;
+    const ai2 = 2 * ai, ai3 = 3 * ai, bj2 = 2 * bj, bj3 = 3 * bj;
+    const whole = n - (n % 4);
+    let i = 0;
+    for (; i + 3 < rows; i += 4) {
+      const o0 = i * n, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n, a0 = i * ai;
+      for (let j = 0; j < whole; j += 4) {
+        let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+        let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+        for (let k = 0, p = a0, q = j * bj; k < m; k++, p += ak, q += bk) {
+          const y0 = B[q], y1 = B[q + bj], y2 = B[q + bj2], y3 = B[q + bj3];
+          let x = A[p];
+          s00 += x * y0;
+          s01 += x * y1;
+          s02 += x * y2;
+          s03 += x * y3;
+          x = A[p + ai];
+          s10 += x * y0;
+          s11 += x * y1;
+          s12 += x * y2;
+          s13 += x * y3;
+          x = A[p + ai2];
+          s20 += x * y0;
+          s21 += x * y1;
+          s22 += x * y2;
+          s23 += x * y3;
+          x = A[p + ai3];
+          s30 += x * y0;
+          s31 += x * y1;
+          s32 += x * y2;
+          s33 += x * y3;
+        }
+        C[o0 + j] = s00;
+        C[o0 + j + 1] = s01;
+        C[o0 + j + 2] = s02;
+        C[o0 + j + 3] = s03;
+        C[o1 + j] = s10;
+        C[o1 + j + 1] = s11;
+        C[o1 + j + 2] = s12;
+        C[o1 + j + 3] = s13;
+        C[o2 + j] = s20;
+        C[o2 + j + 1] = s21;
+        C[o2 + j + 2] = s22;
+        C[o2 + j + 3] = s23;
+        C[o3 + j] = s30;
+        C[o3 + j + 1] = s31;
+        C[o3 + j + 2] = s32;
+        C[o3 + j + 3] = s33;
+      }
+      for (let r = 0; r < 4; r++) {
+        for (let j = whole; j < n; j++) {
+          C[o0 + r * n + j] = dot(A, a0 + r * ai, ak, B, j * bj, bk, m);
+        }
+      }
+    }
+    for (; i < rows; i++) {
+      for (let j = 0; j < n; j++) C[i * n + j] = dot(A, i * ai, ak, B, j * bj, bk, m);
+    }
+    return out;
+  }
+
   const ADD = 0, SUBTRACT = 1, MULTIPLY = 2;
 
   /* C[c + j] = X[x + j dx] op Y[y + j dy] for j from 0 to n - 1: a loop for each op, so that
@@ -235,10 +281,10 @@
     }
   }
 
-  /* The sum of A[a + k] B[b + k] for k from 0 to m - 1, in that order. */
-  function dot(A, a, B, b, m) {
+  /* The sum of A[a + k da] B[b + k db] for k from 0 to m - 1, in that order. */
+  function dot(A, a, da, B, b, db, m) {
     let total = 0;
-    for (let k = 0; k < m; k++) total += A[a + k] * B[b + k];
+    for (let k = 0; k < m; k++, a += da, b += db) total += A[a] * B[b];
     return total;
   }
 
@@ -273,14 +319,10 @@
     return out;
   }
 
-  /* A row repeated into `rows` rows. */
-  function spread(row, rows) {
-    return rt.add(new Matrix(rows, row.cols), row);
-  }
-
   /* ---- Training again, with the reader's numbers ---- */
 
   const EPS = Number.EPSILON;
+  const CLASSIFIERS = ["cross_entropy", "hinge"];
 
   /* An error of an example's run or of the numbers given: `message` as derive says it. */
   class DeriveError extends Error {
@@ -303,17 +345,26 @@
         throw where(key, `not a value of this example; use one of ${[...allowed].join(", ")}`);
       }
     }
-    const X = rt.transpose(rt.fromRows(matrix(where, "data.X", given.X, N, d)));
-    const flat = k === 1 && Array.isArray(given.y) && given.y.every((v) => !Array.isArray(v));
-    const Y = flat ? rt.fromRows([vector(where, "data.y", given.y, N)])
-                   : rt.transpose(rt.fromRows(matrix(where, "data.y", given.y, N, k)));
+    // The file's matrices are read once, and kept (matrices never change once made).
+    const file = spec.read || (spec.read = {});
+    const read = (key, make) => (key in edits ? make() : file[key] || (file[key] = make()));
+    const X = read("X", () => rt.transpose(rt.fromRows(matrix(where, "data.X", given.X, N, d))));
+    const flat = Array.isArray(given.y) && given.y.every((v) => !Array.isArray(v));
+    const labels = "y" in edits ? (flat && k > 1 && CLASSIFIERS.includes(spec.network.loss)
+      ? classes(where, given.y, N, k) : null) : spec.answer.labels;
+    const Y = read("y", () => {
+      if (labels) return rt.fromRows(Array.from({ length: k }, (_, j) => labels.map(
+        (label) => (label === j ? 1 : 0))));
+      return flat && k === 1 ? rt.fromRows([vector(where, "data.y", given.y, N)])
+        : rt.transpose(rt.fromRows(matrix(where, "data.y", given.y, N, k)));
+    });
     requireTargets(where, spec.network.loss, Y);
     const parameters = {};
     for (const name of spec.parameters) {
       const layer = Number(name.slice(1)), rows = widths[layer - 1], field = `weights.${name}`;
-      parameters[name] = rt.fromRows(name[0] === "W"
+      parameters[name] = read(name, () => rt.fromRows(name[0] === "W"
         ? matrix(where, field, given[name], rows, spec.network.sizes[layer - 1])
-        : vector(where, field, given[name], rows));
+        : vector(where, field, given[name], rows)));
     }
     const rate = number(where, "training.learning_rate", given.learning_rate);
     if (!(rate > 0 && rate <= 1e6)) {
@@ -331,7 +382,25 @@
       throw where("training.weight_decay",
                   "this example's chain rule has no weight decay term; keep it 0");
     }
-    return { X, Y, parameters, rate, momentum, decay };
+    // torch.optim.SGD's dampening and Nesterov momentum, where the example has them.
+    const training = spec.answer.training;
+    const dampening = number(where, "training.dampening", given.dampening ?? 0);
+    if (!(dampening >= 0 && dampening <= 1)) {
+      throw where("training.dampening", `must be between 0 and 1, not ${dampening}`);
+    }
+    const nesterov = (given.nesterov ?? false) === true;
+    if (dampening && !momentum) {
+      throw where("training.dampening", "dampens the momentum: set training.momentum above 0 too");
+    }
+    if (nesterov && !(momentum && !dampening)) {
+      throw where("training.nesterov", "Nesterov momentum needs training.momentum above 0 and no "
+                  + "dampening (as torch.optim.SGD)");
+    }
+    if (training.decay_biases && !(decay > 0)) {
+      throw where("training.decay_biases", "decays the biases: needs network.bias = true and "
+                  + "training.weight_decay above 0");
+    }
+    return { X, Y, labels, parameters, rate, momentum, dampening, nesterov, decay };
   }
 
   function number(where, field, value) {
@@ -359,6 +428,24 @@
     return value.map((row, i) => vector(where, `${field}[${i}]`, row, columns));
   }
 
+  /* Integer class labels, one per sample, as derive/spec.py reads them. */
+  function classes(where, value, samples, count) {
+    if (value.length !== samples) {
+      throw where("data.y", `must have ${samples} labels (one per sample), not ${value.length}`);
+    }
+    value.forEach((label, i) => {
+      if (!Number.isInteger(label)) {
+        throw where(`data.y[${i}]`, `a class label must be a whole number, not `
+                    + `${JSON.stringify(label)} (or give one-hot rows)`);
+      }
+      if (!(label >= 0 && label < count)) {
+        throw where(`data.y[${i}]`, `class ${label} does not exist: labels run from 0 to `
+                    + `${count - 1}`);
+      }
+    });
+    return value;
+  }
+
   function requireTargets(where, loss, Y) {
     const entries = Array.from(Y.data);
     if (loss === "bce" && !entries.every((v) => v >= 0 && v <= 1)) {
@@ -368,6 +455,11 @@
         && rt.colSums(Y).data.every((total) => Math.abs(total - 1) <= 1e-9))) {
       throw where("data.y",
                   "cross_entropy targets must be distributions: each row >= 0, summing to 1");
+    }
+    if (loss === "hinge" && !(entries.every((v) => v === 0 || v === 1)
+        && rt.colSums(Y).data.every((total) => total === 1))) {
+      throw where("data.y",
+                  "hinge targets must be one-hot rows (one 1, the rest 0) or class labels");
     }
   }
 
@@ -380,7 +472,7 @@
     const whole = spec.batch_size === run.X.cols;
     const lossOf = (parameters) => spec.loss(rt, { X: run.X, Y: run.Y, ...parameters, ...extra }).L;
     let parameters = run.parameters, velocity = {};
-    const steps = [], states = [];
+    const steps = [], states = [], lists = new Map();
     spec.batches.forEach((samples, index) => {
       const step = index + 1;
       const X = rt.columns(run.X, samples), Y = rt.columns(run.Y, samples);
@@ -392,12 +484,12 @@
       steps.push({
         step,
         samples: [...samples],
-        weights: named(parameters),
+        weights: named(parameters, lists),
         loss: all.L,
         ...(dataLoss === null ? {} : { data_loss: dataLoss }),
-        gradients: named(made.gradients),
-        ...(Object.keys(made.velocity).length ? { velocity: named(made.velocity) } : {}),
-        updated: named(made.updated),
+        gradients: named(made.gradients, lists),
+        ...(Object.keys(made.velocity).length ? { velocity: named(made.velocity, lists) } : {}),
+        updated: named(made.updated, lists),
         intermediates: Object.fromEntries(Object.entries(made.intermediates).map(
           ([name, value]) => [name, typeof value === "number" ? value : rt.toRows(value)])),
         ...nearKinks(spec, step, X, parameters, all),
@@ -415,9 +507,12 @@
     const values = {
       ...spec.answer,
       learning_rate: run.rate,
-      training: { ...spec.answer.training, weight_decay: run.decay, momentum: run.momentum },
+      labels: run.labels,
+      training: { ...spec.answer.training, weight_decay: run.decay, momentum: run.momentum,
+                  ...("dampening" in spec.answer.training ? { dampening: run.dampening } : {}),
+                  ...("nesterov" in spec.answer.training ? { nesterov: run.nesterov } : {}) },
       steps,
-      final: { loss: final, weights: named(parameters) },
+      final: { loss: final, weights: named(parameters, lists) },
     };
     return { values, states, run, data: { X: run.X, Y: run.Y } };
   }
@@ -437,7 +532,7 @@
       if (name !== "L" && !/^d[LJ]_d/.test(name)) intermediates[name] = value;
     }
     for (const name of spec.parameters) gradients[name] = all[gradientName(spec, run, name)];
-    const [velocity, updated] = update(spec, parameters, gradients, previous, rate, run.momentum,
+    const [velocity, updated] = update(spec, run, parameters, gradients, previous, rate,
                                        velocities);
     return { kept, loss: all.L, intermediates, gradients, velocity, updated };
   }
@@ -464,31 +559,53 @@
     return value;
   }
 
-  /* v ← μ v + ∇θ, θ ← θ − η v (v is the gradient without momentum); frozen ones stay.
-   * `velocities` replace the velocities computed (a reader's own). */
-  function update(spec, parameters, gradients, velocity, rate, momentum, velocities = {}) {
-    const frozen = new Set(spec.freeze);
+  /* One step of torch.optim.SGD, frozen parameters left as they are: without momentum
+   * θ ← θ − η g; with momentum μ the velocity v is g at the first step, then
+   * v ← μ v + (1 − dampening) g, and θ ← θ − η v, or θ ← θ − η (g + μ v) with Nesterov's.
+   * `velocity` is the previous step's; `velocities` replace the velocities computed (a
+   * reader's own). */
+  function update(spec, run, parameters, gradients, velocity, rate, velocities = {}) {
+    const frozen = new Set(spec.freeze), { momentum, dampening, nesterov } = run;
+    let step = gradients;
     if (momentum) {
       const next = {};
+      step = {};
       for (const name of Object.keys(parameters)) {
         if (frozen.has(name)) continue;
-        next[name] = velocities[name] || (name in velocity
-          ? rt.add(rt.scale(momentum, velocity[name]), gradients[name]) : gradients[name]);
+        const gradient = gradients[name];
+        next[name] = velocities[name] || (!(name in velocity) ? gradient
+          : rt.add(rt.scale(momentum, velocity[name]),
+                   dampening ? rt.scale(1 - dampening, gradient) : gradient));
+        step[name] = nesterov ? rt.add(gradient, rt.scale(momentum, next[name])) : next[name];
       }
       velocity = next;
     }
-    const step = momentum ? velocity : gradients;
     const updated = {};
     for (const [name, value] of Object.entries(parameters)) {
-      updated[name] = frozen.has(name) ? value : rt.sub(value, rt.scale(rate, step[name]));
+      updated[name] = frozen.has(name) ? value : minusScaled(value, rate, step[name]);
     }
     return [velocity, updated];
   }
 
-  /* Parameters as the answer key writes them: W_l as rows, b_l as a flat list. */
-  function named(values) {
-    return Object.fromEntries(Object.entries(values).map(
-      ([name, m]) => [name, name[0] === "b" ? listed(m.data, 0, m.data.length) : rt.toRows(m)]));
+  /* a − c b: rt.sub(a, rt.scale(c, b)), in one pass where the shapes are the same (a
+   * mistaken step may give one a shape that broadcasts). */
+  function minusScaled(a, c, b) {
+    if (a.rows !== b.rows || a.cols !== b.cols) return rt.sub(a, rt.scale(c, b));
+    const out = new Matrix(a.rows, a.cols), A = a.data, B = b.data, C = out.data;
+    for (let i = 0; i < C.length; i++) C[i] = A[i] - c * B[i];
+    return out;
+  }
+
+  /* Parameters as the answer key writes them: W_l as rows, b_l as a flat list. A matrix is
+   * listed once in `lists` (by matrix) and shared where it comes again: a step's updated
+   * parameters are the next step's weights, the last ones the final weights. */
+  function named(values, lists) {
+    return Object.fromEntries(Object.entries(values).map(([name, m]) => {
+      if (!lists.has(m)) {
+        lists.set(m, name[0] === "b" ? listed(m.data, 0, m.data.length) : rt.toRows(m));
+      }
+      return [name, lists.get(m)];
+    }));
   }
 
   /* Throw naming the step and the first quantity that is not finite, as derive's training does. */
@@ -511,9 +628,11 @@
     }
   }
 
+  /* Whether every entry is finite: x · 0 is NaN for an infinite or NaN x, and 0 otherwise. */
   function finite(entries) {
-    for (let i = 0; i < entries.length; i++) if (!Number.isFinite(entries[i])) return false;
-    return true;
+    let total = 0;
+    for (let i = 0; i < entries.length; i++) total += entries[i] * 0;
+    return total === 0;
   }
 
   function pythonFloat(x) {
@@ -530,23 +649,28 @@
     for (const layer of spec.kinked) {
       const Z = layer === 1 ? X : values[`Z${layer - 1}`], S = values[`S${layer}`];
       const W = parameters[`W${layer}`], b = parameters[`b${layer}`];
-      const n = W.cols, factor = (n + 1) * EPS;
-      const rowSums = rt.rowSums(rt.map(Math.abs, W)).data;
-      const columnMax = new Float64Array(Z.cols);
+      const n = W.cols, columns = Z.cols, factor = (n + 1) * EPS, w = W.data, z = Z.data;
+      const rowSums = new Float64Array(S.rows), columnMax = new Float64Array(columns);
+      for (let i = 0; i < S.rows; i++) {
+        let total = 0;
+        for (let k = 0; k < n; k++) total += Math.abs(w[i * n + k]);
+        rowSums[i] = total;
+      }
       for (let k = 0; k < n; k++) {
-        for (let j = 0; j < Z.cols; j++) {
-          columnMax[j] = Math.max(columnMax[j], Math.abs(Z.data[k * Z.cols + j]));
+        for (let j = 0; j < columns; j++) {
+          const entry = Math.abs(z[k * columns + j]);
+          if (entry > columnMax[j]) columnMax[j] = entry;
         }
       }
       for (let i = 0; i < S.rows; i++) {
         const bias = b ? Math.abs(b.data[i]) : 0;
-        for (let j = 0; j < S.cols; j++) {
-          const value = S.data[i * S.cols + j];
+        for (let j = 0; j < columns; j++) {
+          const value = S.data[i * columns + j];
           // 1.001: rounding never lifts the sum above the cheaper bound.
           if (!(Math.abs(value) <= 1.001 * factor * (rowSums[i] * columnMax[j] + bias))) continue;
           let total = 0;
           for (let k = 0; k < n; k++) {
-            total += Math.abs(W.data[i * n + k]) * Math.abs(Z.data[k * Z.cols + j]);
+            total += Math.abs(w[i * n + k]) * Math.abs(z[k * columns + j]);
           }
           const limit = factor * (total + bias);
           if (Math.abs(value) <= limit && limit > 0) {
@@ -674,7 +798,9 @@
       const [group, name] = n.split(".");
       if (group === "updated") {
         if (spec.freeze.includes(name)) return [];
-        return [run.momentum ? `velocity.${name}` : gradientName(spec, run, name)];
+        const gradient = gradientName(spec, run, name);
+        if (!run.momentum) return [gradient];
+        return run.nesterov ? [`velocity.${name}`, gradient] : [`velocity.${name}`];
       }
       return group === "velocity" ? [gradientName(spec, run, name)] : spec.depends[n] || [];
     };

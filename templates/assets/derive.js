@@ -131,7 +131,7 @@ function copy(text, button, label) {
 const EDITS = "#edits=";
 const LABELS = { X: "X, a row per sample", y: "y, a row per sample",
                  learning_rate: "learning rate η", momentum: "momentum μ",
-                 weight_decay: "weight decay λ" };
+                 dampening: "dampening", weight_decay: "weight decay λ" };
 const SETTINGS = new Set(["learning_rate", "training.momentum"]);
 
 if (document.readyState === "loading") {
@@ -177,8 +177,10 @@ function buildPanel(page) {
                + "file's numbers." }));
   const grid = element("div", { className: "derive-inputs" });
   for (const [key, value] of Object.entries(page.file)) {
-    const unused = { momentum: !page.example.momentum, weight_decay: !page.example.weightDecay };
-    if (unused[key]) continue;
+    // Settings the example does not use have no field, nor has a switch (Nesterov's).
+    const unused = { momentum: !page.example.momentum, dampening: !page.example.momentum,
+                     weight_decay: !page.example.weightDecay };
+    if (unused[key] || typeof value === "boolean") continue;
     const field = element("fieldset", {});
     field.append(element("legend", { textContent: LABELS[key] || key }));
     const rows = Array.isArray(value) ? (Array.isArray(value[0]) ? value : [value]) : [[value]];
