@@ -25,7 +25,11 @@ from hypothesis import strategies as st
 
 import derive.worked
 from derive.cli import main
+from derive.present.calculations import _exact_sum, hand_calculation
 from derive.present.latex import bmatrix, kept, number, setting
+from derive.present.options import DEFAULTS
+from derive.present.render import environment
+from derive.present.view import view
 from derive.project import new_project
 from derive.site.build import build_site
 
@@ -195,6 +199,80 @@ def answers(page: Any, documents: dict[str, dict], runs: list[tuple[str, dict]],
     return got, expected
 
 
+# Each hand calculation of the page as the page's script writes it for a run with edits, and
+# the numbers of the run's first step it writes them from, by name (a bias flat).
+HANDS = """(runs) => runs.map(([name, edits, hands]) => {
+  try {
+    const run = derive.example(name).run(edits), spec = derive.examples[name];
+    const precision = spec.precision, parsed = hands.map((hand) => JSON.parse(hand));
+    const names = new Set(parsed.flatMap((hand) => [hand.name, ...[...hand.terms, hand.last || []]
+      .flat().filter((factor) => typeof factor !== "string").map(([matrix]) => matrix)]));
+    const numbers = Object.fromEntries([...names].map((matrix) => [matrix, run.quantity(
+      ["X", "Y"].includes(matrix) ? matrix : spec.parameters.includes(matrix)
+        ? `weights.${matrix}` : `intermediates.${matrix}`, 1)]));
+    return {tex: parsed.map((hand) => handTex(hand, run, precision)), numbers, precision};
+  } catch (error) {
+    return {error: error.message};
+  }
+})"""
+HAND_ROWS = '((* import "macros.j2" as m *))((( m.hand_rows(h) | trim )))'
+
+
+def hand_calculations(path: Path, numbers: dict[str, Any] | None = None,
+                      precision: int | None = None) -> list[str]:
+    """The example file's hand calculations: with `numbers` (each matrix of its first step by
+    name, a bias flat) and `precision`, as derive's `hand_calculation` writes them from those
+    (the TeX between the display's delimiters); without, what its page holds to write them
+    again (`live`)."""
+    worked = worked_without_expansion(path)
+    if numbers is None:
+        return [h["live"] for h in view(worked)["hand"]]
+    derivation, network = worked.derivation, worked.example.network
+    sizes = dict(zip(derivation.widths, network.sizes))
+    sizes[derivation.N] = len(worked.steps[0].samples)
+    values = {name: np.asarray(v, dtype=float).reshape(len(v), -1) for name, v in numbers.items()}
+    return [aligned(hand_calculation(d, sizes, values, precision=precision,
+                                     max_terms=DEFAULTS.max_terms,
+                                     terms_per_line=DEFAULTS.terms_per_line))
+            for d in derivation.backward if d.symbol.name.startswith("dL_d")]
+
+
+def worked_without_expansion(path: Path) -> derive.worked.WorkedExample:
+    """The example file worked: the entry-by-entry cross-check of the loss changes no number."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(derive.worked, "expand", lambda derivation, example: None)
+        return derive.worked.worked_example(path)
+
+
+def aligned(hand: dict[str, Any]) -> str:
+    """A hand calculation's TeX as a page shows it between the display's delimiters."""
+    rows = environment().from_string(HAND_ROWS).render(h=hand)
+    return f"\\begin{{aligned}}\n{rows}\n\\end{{aligned}}"
+
+
+def hands_disagree(page: Any, runs: list[tuple[str, dict]], folder: Path,
+                   expected: list) -> dict[str, list]:
+    """Where the page's hand calculations, written by its script for each run's edits, differ
+    from those derive writes from the same numbers of the first step (the numbers themselves
+    are derive's: see `disagreements`); the example files with the edits are those `answers`
+    wrote into `folder` (`expected`, their answer keys: runs derive refuses are left out).
+    Edits change no shape, so the page's data for its hand calculations is the edited file's."""
+    paths = {i: folder / f"{name}-{i}" / f"{name}.toml" for i, (name, _) in enumerate(runs)
+             if not isinstance(expected[i], str)}
+    asked = [(*runs[i], hand_calculations(path)) for i, path in paths.items()]
+    found: dict[str, Any] = {}
+    for path, (name, edits, _), got in zip(paths.values(), asked, page.evaluate(HANDS, asked)):
+        if "error" in got:
+            found[f"{name} {json.dumps(edits)}"] = got["error"]
+            continue
+        written = hand_calculations(path, got["numbers"], got["precision"])
+        differ = [next((a, b) for a, b in zip(mine.split("\n"), theirs.split("\n")) if a != b)
+                  for mine, theirs in zip(got["tex"], written) if mine != theirs]
+        if differ or len(got["tex"]) != len(written):
+            found[f"{name} {json.dumps(edits)}"] = differ  # each first line that differs
+    return found
+
+
 def disagreements(runs: list[tuple[str, dict]], got: list, expected: list) -> dict[str, list]:
     """Where the page's answer keys differ from derive's (an error: its message)."""
     found = {}
@@ -262,8 +340,8 @@ def edits_of(rng: np.random.Generator, document: dict[str, Any]) -> dict[str, An
 def network(rng: np.random.Generator, index: int) -> dict[str, Any]:
     """A random example file; by `index`, every loss, activation, depth, bias, leaky slope,
     momentum (plain, dampened and Nesterov's) and weight decay, with random widths, numbers,
-    freezes, mini-batches and shuffling; too many parameters x samples to expand entry by entry (its cross-check of
-    softmax takes minutes, and changes no number)."""
+    freezes, mini-batches and shuffling; too many parameters x samples to expand entry by
+    entry (its cross-check of softmax takes minutes, and changes no number)."""
     loss = sorted(OUTPUTS)[index % len(OUTPUTS)]
     depth = 1 + index % 3
     activations = [HIDDEN[(index + j) % len(HIDDEN)] for j in range(depth - 1)]
@@ -321,8 +399,10 @@ def test_every_shipped_example_trains_again_with_random_edits_as_derive_values_d
     rng = np.random.default_rng(seed)
     runs = [(name, edits_of(rng, document)) for name, document in SHIPPED_DOCUMENTS.items()]
     runs += [(name, {}) for name in SHIPPED]
-    got, expected = answers(site_page[0], SHIPPED_DOCUMENTS, runs, tmp_path_factory.mktemp("e"))
+    folder = tmp_path_factory.mktemp("e")
+    got, expected = answers(site_page[0], SHIPPED_DOCUMENTS, runs, folder)
     assert disagreements(runs, got, expected) == {}
+    assert hands_disagree(site_page[0], runs, folder, expected) == {}
     assert left(chromium[1]) == []
 
 
@@ -360,8 +440,10 @@ def test_random_networks_train_again_in_the_page_as_derive_values_does(chromium,
         page = new_page(chromium)
         page.goto(base, wait_until="load")
         got, expected = answers(page, documents, runs, folder / "edited")
+        hands = hands_disagree(page, runs, folder / "edited", expected)
         page.close()
     assert disagreements(runs, got, expected) == {}
+    assert hands == {}
     assert left(chromium[1]) == []
 
 
@@ -386,6 +468,12 @@ MARK_LOADED = """() => document.querySelectorAll("[data-derive-quantity] mjx-con
   .forEach((container) => { container.dataset.loaded = "yes"; })"""
 TYPESET = """() => [...document.querySelectorAll(".arithmatex")]
   .every((el) => el.querySelector("mjx-container")) && window.derive && derive.page"""
+# Each hand calculation's TeX as the page shows it, and whether it is typeset without error.
+HANDS_SHOWN = """() => [...document.querySelectorAll("[data-derive-hand]")].map((el) => {
+  const item = MathJax.startup.document.getMathItemsWithin(el)[0];
+  return {tex: item ? item.math.trim() : "",
+          typeset: !!el.querySelector("mjx-container") && !el.querySelector("mjx-merror")};
+})"""
 INPUTS = """() => Object.fromEntries([...document.querySelectorAll(".derive-inputs fieldset")]
   .map((set) => [set.querySelector("legend").textContent,
                  [...set.querySelectorAll("tr")].map((row) =>
@@ -407,12 +495,14 @@ def seed_edited(site_page, chromium, tmp_path_factory) -> dict[str, Any]:
     url = site_page[1] + "examples/seed/"
     page.goto(url, wait_until="load")
     settle(page)
-    seen: dict[str, Any] = {"loaded": page.evaluate(SHOWN), "inputs": page.evaluate(INPUTS)}
+    seen: dict[str, Any] = {"loaded": page.evaluate(SHOWN), "inputs": page.evaluate(INPUTS),
+                            "hands_loaded": page.evaluate(HANDS_SHOWN)}
     page.evaluate(MARK_LOADED)
     page.fill("input[aria-label='W1 entry 1, 1']", "0.5")
     page.wait_for_function("() => location.hash.startsWith('#edits=')")
     settle(page)
-    seen |= {"edited": page.evaluate(SHOWN), "hash": page.evaluate("() => location.hash")}
+    seen |= {"edited": page.evaluate(SHOWN), "hash": page.evaluate("() => location.hash"),
+             "hands_edited": page.evaluate(HANDS_SHOWN)}
     page.reload(wait_until="load")
     settle(page)
     seen |= {"reloaded": page.evaluate(SHOWN), "reloaded_inputs": page.evaluate(INPUTS)}
@@ -426,14 +516,17 @@ def seed_edited(site_page, chromium, tmp_path_factory) -> dict[str, Any]:
                         "shown": sum(q["shown"] for q in page.evaluate(SHOWN))}
     page.click("button.derive-reset")
     settle(page)
-    seen |= {"errors": errors, "reset": page.evaluate(SHOWN), "reset_inputs": page.evaluate(INPUTS),
+    seen |= {"errors": errors, "reset": page.evaluate(SHOWN),
+             "reset_inputs": page.evaluate(INPUTS), "hands_reset": page.evaluate(HANDS_SHOWN),
              "reset_hash": page.evaluate("() => location.hash"),
              "error_shown": page.is_visible(".derive-error")}
     page.close()
     document = edited(SHIPPED_DOCUMENTS["seed"], {"W1": [[0.5, 0.01], [0.7, 0.43], [0.0, 0.88]]})
     path = tmp_path_factory.mktemp("seed") / "seed.toml"
     path.write_text(toml(document))
-    return seen | {"expected": values_of(path)}
+    hands = {name: [aligned(h) for h in view(worked_without_expansion(file))["hand"]]
+             for name, file in (("file", ROOT / "examples" / "seed.toml"), ("edited", path))}
+    return seen | {"expected": values_of(path), "hands": hands}
 
 
 def lookup(key: dict[str, Any], quantity: str, step: int) -> Any:
@@ -487,6 +580,15 @@ def test_typing_a_weight_recomputes_and_retypesets_only_the_changed_numbers(seed
             assert numbers(q["value"], lookup(expected, q["quantity"], q["step"])) == [], q
 
 
+def test_the_hand_calculations_follow_the_edits_as_derive_writes_them(seed_edited):
+    hands = seed_edited["hands"]
+    assert len(hands["file"]) == 2 and hands["file"] != hands["edited"]
+    for stage, expected in (("loaded", "file"), ("edited", "edited"), ("reset", "file")):
+        shown = seed_edited[f"hands_{stage}"]
+        assert [h["tex"] for h in shown] == hands[expected], stage
+        assert all(h["typeset"] for h in shown), stage
+
+
 def test_the_edits_live_in_the_address_and_come_back_on_reload(seed_edited):
     edits = json.loads(unquote(seed_edited["hash"].removeprefix("#edits=")))
     assert edits == {"W1": [[0.5, 0.01], [0.7, 0.43], [0, 0.88]]}
@@ -534,6 +636,36 @@ def test_the_pages_numbers_round_and_elide_as_derive_writes_them(site_page):
             expected.append(bmatrix(table, kept(len(table), 10, 4, 2),
                                     kept(len(table[0]), 10, 4, 2)))
         assert got == expected
+
+
+def test_the_pages_numbers_at_every_precision_are_those_derive_writes(site_page):
+    rng = np.random.default_rng(11)
+    values = [0.0, -0.0, 1.0, -1.0, 0.5, 1.5, 2.5, -2.5, 0.125, -0.375, 2.675, 1e21, 1e22,
+              -3e25, 123456789.0, 5e-13, -5e-13, 4.5e-12, 1e-300, 5e-324, 0.045650000000000003]
+    values += (rng.normal(size=120) * 10.0 ** rng.integers(-14, 22, size=120)).tolist()
+    values += (rng.integers(-10**6, 10**6, size=30) / 2 ** rng.integers(0, 14, size=30)).tolist()
+    values += rng.integers(-10**9, 10**9, size=20).astype(float).tolist()
+    got = site_page[0].evaluate("(values) => values.map((x) => Array.from({length: 13}, "
+                                "(_, precision) => fixed(x, precision)))", values)
+    assert got == [[number(x, p) for p in range(13)] for x in values]
+
+
+def test_the_sum_of_a_hand_calculation_as_shown_is_derives_exact_sum(site_page):
+    rng = np.random.default_rng(5)
+    constants = ["\\frac{1}{4}", "- \\frac{3}{8}", "\\frac{1}{3}", "2", "- \\frac{5}{1}",
+                 "\\lambda"]
+    sums = []
+    for _ in range(300):
+        precision = int(rng.integers(0, 13))
+        terms = [[number(float(x), precision) for x in rng.normal(size=rng.integers(1, 4))
+                  * 10.0 ** rng.integers(-3, 4)] for _ in range(rng.integers(1, 7))]
+        if rng.random() < 0.3:
+            terms[0].append(str(rng.choice(constants)))
+        sums.append(terms)
+    got = site_page[0].evaluate("(sums) => sums.map(exactSum)", sums)
+    expected = [_exact_sum(terms) for terms in sums]
+    assert got == expected
+    assert None in expected and len(set(expected)) > 250
 
 
 def test_each_definition_is_one_line_of_javascript_named_as_on_the_page():

@@ -6,6 +6,7 @@ sums; indexing with numbers and `doit()` gives the very terms a careful hand cal
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import lru_cache
@@ -42,7 +43,11 @@ def hand_calculation(definition: Definition, sizes: dict, values: dict, *, preci
     the formula's term for term (a line after the first starts with "{} + ");
     `shown_sum` is the sum of the terms exactly as shown (their rounded factors multiplied and
     added without further rounding), None when terms are elided or the numbers are exact;
-    `result` is the unrounded value at the page's precision.
+    `result` is the unrounded value at the page's precision; `live` (JSON) is what an
+    interactive page writes the same calculation from with the reader's numbers (derive.js's
+    `handTex`): the entry, the formula's lines, each shown term's factors (`[matrix, row,
+    column]` of the step's values, or a constant's TeX), the last term's when terms are elided,
+    the terms per line and the definition whose entry is the result.
     """
     terms = _first_entry_terms(definition.expr, tuple(sizes.items()))
     shown = terms if len(terms) <= max_terms else terms[: max_terms - 1]
@@ -56,14 +61,26 @@ def hand_calculation(definition: Definition, sizes: dict, values: dict, *, preci
         numbers += [r"\cdots", r" \cdot ".join(f"({f})" if f.startswith("-") else f for f in last)]
     value = values[definition.symbol.name][0, 0]
     exact = isinstance(value, sympy.Basic)
+    entry, lines = tex(definition.symbol[0, 0]), _lines(formula, terms_per_line)
+    last = None if len(shown) == len(terms) else _references(terms[-1])
     return {
-        "entry": tex(definition.symbol[0, 0]),
-        "formula": _lines(formula, terms_per_line),
+        "entry": entry,
+        "formula": lines,
         "numbers": _lines(numbers, terms_per_line),
         "shown_sum": None if exact or len(shown) < len(terms) else _exact_sum(factors),
         "result": number(value if exact else float(value), precision),
         "exact": exact,
+        "live": json.dumps({"entry": entry, "formula": lines,
+                            "terms": [_references(t) for t in shown], "last": last,
+                            "per_line": terms_per_line, "name": definition.symbol.name}),
     }
+
+
+def _references(term: sympy.Basic) -> list[list | str]:
+    """A term's factors as a page's script reads them: `[matrix, row, column]` for an entry of
+    the step's values, the TeX of a constant."""
+    return [[f.parent.name, int(f.i), int(f.j)] if isinstance(f, MatrixElement) else tex(f)
+            for f in sympy.Mul.make_args(term)]
 
 
 def _lines(terms: list[str], per_line: int) -> list[str]:

@@ -559,6 +559,13 @@
     return value;
   }
 
+  /* Entry (i, j) of a step's argument (X and Y its batch) or definition, by name (from 0). */
+  function entry(trained, step, name, i, j) {
+    const { inputs, all } = trained.states[step - 1];
+    const m = name in inputs ? inputs[name] : all[name];
+    return typeof m === "number" ? m : m.data[i * m.cols + j];
+  }
+
   /* One step of torch.optim.SGD, frozen parameters left as they are: without momentum
    * θ ← θ − η g; with momentum μ the velocity v is g at the first step, then
    * v ← μ v + (1 − dampening) g, and θ ← θ − η v, or θ ← θ − η (g + μ v) with Nesterov's.
@@ -904,10 +911,12 @@
     return {
       name,
       values: (edits) => train(spec, edits).values,
-      /* The run with `edits` and a lookup of its shown quantities (see `lookup`). */
+      /* The run with `edits`, a lookup of its shown quantities (see `lookup`) and of an entry
+       * of a step's arguments and definitions (see `entry`). */
       run(edits) {
         const trained = train(spec, edits);
-        return { values: trained.values, quantity: (path, step) => lookup(trained, path, step) };
+        return { values: trained.values, quantity: (path, step) => lookup(trained, path, step),
+                 entry: (step, name, i, j) => entry(trained, step, name, i, j) };
       },
       /* `{right, follows, mistake}` for the reader's `entered` value of `quantity` (a dotted
        * path of a step of `values`) at `step`, against the run with `edits` (by default the

@@ -149,6 +149,7 @@ function startLivePage() {
     example, panel, file: example.file(), inputs: {}, timer: null, original: new Map(),
     precision: Number(panel.dataset.derivePrecision), elide: { limit, head, tail },
     elements: [...document.querySelectorAll("[data-derive-quantity]")],
+    hands: [...document.querySelectorAll("[data-derive-hand]")], handsShown: new Map(),
   };
   buildPanel(page);
   derive.page = { example: example.name, edits: {}, settled: Promise.resolve(),
@@ -171,10 +172,9 @@ function buildPanel(page) {
   const box = element("details", { className: "note derive-panel", open: true });
   box.append(element("summary", { textContent: "Edit the numbers" }),
              element("p", { textContent: "Type your own data, weights or settings: every "
-               + "number of the steps below, the loss table and the final weights is computed "
-               + "again in this page, by the chain rule printed as JavaScript at the end of the "
-               + "page. The hand calculations, the figures and the checks keep the example "
-               + "file's numbers." }));
+               + "number of the steps below, the hand calculations, the loss table and the "
+               + "final weights is computed again in this page, by the chain rule printed as "
+               + "JavaScript at the end of the page." }));
   const grid = element("div", { className: "derive-inputs" });
   for (const [key, value] of Object.entries(page.file)) {
     // Settings the example does not use have no field, nor has a switch (Nesterov's).
@@ -279,7 +279,13 @@ function update(page) {
     const value = run.quantity(node.dataset.deriveQuantity, Number(node.dataset.deriveStep || 0));
     node.classList.toggle("derive-absent", value === undefined);
     if (value === undefined || same(JSON.parse(node.dataset.deriveValue), value)) continue;
-    changes.push([node, value]);
+    changes.push({ node, value });
+  }
+  for (const node of page.hands) {
+    const text = handTex(JSON.parse(node.dataset.deriveHand), run, page.precision);
+    if (page.handsShown.get(node) === text) continue;
+    page.handsShown.set(node, text);
+    changes.push({ node, text });
   }
   document.body.classList.toggle("derive-edited", Object.keys(edits).length > 0);
   return show(page, changes);
@@ -298,8 +304,12 @@ function reset(page) {
   for (const node of page.elements) {
     node.classList.remove("derive-absent");
     const original = page.original.get(node);
-    if (original && original.value !== node.dataset.deriveValue) changes.push([node, null]);
+    if (original && original.value !== node.dataset.deriveValue) {
+      changes.push({ node, value: null });
+    }
   }
+  for (const node of page.handsShown.keys()) changes.push({ node, text: null });
+  page.handsShown.clear();
   return show(page, changes);
 }
 
@@ -309,18 +319,23 @@ function showError(page, message) {
   document.body.classList.toggle("derive-failed", Boolean(message));
 }
 
-/* Give each changed element its value and its TeX (or text), and typeset only those again;
- * a null value restores the page's own. */
+/* Give each changed element (`{node, value}`) its value and its TeX (or text), or (`{node,
+ * text}`) the TeX given, and typeset only those again; a null value or text restores the
+ * page's own. */
 function show(page, changes) {
   const settled = typesetQueue.then(() => {
     const maths = [];
-    for (const [node, value] of changes) {
+    for (const change of changes) {
+      const { node, value } = change;
       const math = node.querySelector(".arithmatex");
       const original = remember(page, node, math);
-      node.dataset.deriveValue = value === null ? original.value : JSON.stringify(value);
-      const text = value === null ? original.text : math
-        ? retex(original.text, value, node.dataset.deriveQuantity, page)
-        : fixed(value, page.precision);
+      let text = change.text === undefined ? undefined : change.text ?? original.text;
+      if (text === undefined) {
+        node.dataset.deriveValue = value === null ? original.value : JSON.stringify(value);
+        text = value === null ? original.text : math
+          ? retex(original.text, value, node.dataset.deriveQuantity, page)
+          : fixed(value, page.precision);
+      }
       if (!math) {
         node.textContent = text;
         continue;
@@ -357,6 +372,82 @@ function retex(tex, value, quantity, page) {
   }
   const number = SETTINGS.has(quantity) ? setting(value) : fixed(value, page.precision);
   return `${tex.slice(0, tex.indexOf(" = "))} = ${number}`;
+}
+
+/* A hand calculation (derive/present/calculations.py's `hand_calculation`, its `live` data) as
+ * the page writes it (macros.j2's `hand_rows`) with the numbers of `run`'s first step: each
+ * term's factors at the page's precision, their sum exactly as shown, and the entry's value. */
+function handTex(hand, run, precision) {
+  const factor = (f) => (typeof f === "string" ? f : fixed(run.entry(1, ...f), precision));
+  const product = (term) => term.map((f) => (f.startsWith("-") ? `(${f})` : f)).join(" \\cdot ");
+  const factors = hand.terms.map((term) => term.map(factor));
+  const numbers = factors.map(product);
+  if (hand.last) numbers.push("\\cdots", product(hand.last.map(factor)));
+  const sum = hand.last ? null : exactSum(factors);
+  const result = fixed(run.entry(1, hand.name, 0, 0), precision);
+  const lines = hand.formula.map((line, i) => (i ? `&\\quad ${line} \\\\`
+                                                 : `${hand.entry} &= ${line} \\\\`));
+  for (let i = 0; i < numbers.length; i += hand.per_line) {
+    const line = numbers.slice(i, i + hand.per_line).join(" + ");
+    lines.push(i ? `&\\quad {} + ${line} \\\\` : `&= ${line} \\\\`);
+  }
+  if (sum === null) {
+    lines.push(`&\\approx ${result}`);
+  } else {
+    lines.push(`&= ${sum} &&\\text{(the terms as shown)} \\\\`,
+               `&\\approx ${result} &&\\text{(from unrounded numbers)}`);
+  }
+  return `\\begin{aligned}\n${lines.join("\n")}\n\\end{aligned}`;
+}
+
+/* The sum of the products of factors written as decimals or TeX fractions of integers, in
+ * exact arithmetic, as the shortest decimal (calculations.py's `_exact_sum`); null when a
+ * factor is not such a number or the sum has no finite decimal expansion. */
+function exactSum(terms) {
+  let numerator = 0n, denominator = 1n;
+  for (const factors of terms) {
+    let top = 1n, bottom = 1n;
+    for (const factor of factors) {
+      const fraction = fractionOf(factor);
+      if (!fraction) return null;
+      top *= fraction[0];
+      bottom *= fraction[1];
+    }
+    [numerator, denominator] = [numerator * bottom + top * denominator, denominator * bottom];
+  }
+  const divisor = gcd(numerator < 0n ? -numerator : numerator, denominator);
+  [numerator, denominator] = [numerator / divisor, denominator / divisor];
+  let rest = denominator, twos = 0, fives = 0;
+  for (; rest % 2n === 0n; twos++) rest /= 2n;
+  for (; rest % 5n === 0n; fives++) rest /= 5n;
+  if (rest !== 1n) return null;
+  const places = Math.max(twos, fives);
+  const scaled = numerator * 10n ** BigInt(places) / denominator;
+  const digits = (scaled < 0n ? -scaled : scaled).toString().padStart(places + 1, "0");
+  const whole = digits.slice(0, digits.length - places);
+  const decimals = digits.slice(digits.length - places).replace(/0+$/, "");
+  return `${scaled < 0n ? "-" : ""}${whole}${decimals ? `.${decimals}` : ""}`;
+}
+
+/* A factor as written, as [numerator, denominator] (the denominator positive), or null: a
+ * decimal, or a TeX fraction of integers such as \\frac{1}{4}, after any minus signs. */
+function fractionOf(text) {
+  const sign = text.startsWith("-") ? -1n : 1n;
+  const body = text.replace(/^[- ]+/, "");
+  const fraction = body.match(/^\\frac\{(\d+)\}\{(\d+)\}$/);
+  if (fraction) {
+    const denominator = BigInt(fraction[2]);
+    return denominator ? [sign * BigInt(fraction[1]), denominator] : null;
+  }
+  const decimal = body.match(/^(\d*)(?:\.(\d*))?$/);
+  if (!decimal || !(decimal[1] || decimal[2])) return null;
+  const places = (decimal[2] || "").length;
+  return [sign * BigInt((decimal[1] || "0") + (decimal[2] || "")), 10n ** BigInt(places)];
+}
+
+function gcd(a, b) {
+  while (b) [a, b] = [b, a % b];
+  return a || 1n;
 }
 
 /* Rows (a flat list is a column) as the page's bmatrix: derive/present/latex.py's `bmatrix`. */
