@@ -542,7 +542,8 @@ def python_tex(shown: dict[str, Any], precision: int = 4) -> str:
     tex, value = shown["tex"], shown["value"]
     if not isinstance(value, list):
         head = tex.split(" = ")[0] + " = " if " = " in tex else ""
-        settings_ = shown["quantity"] in ("learning_rate", "training.momentum")
+        settings_ = shown["quantity"] in ("learning_rate", "training.momentum",
+                                          "training.dampening", "training.weight_decay")
         return head + (setting(value) if settings_ else number(value, precision))
     table = [[number(v, precision) for v in (row if isinstance(row, list) else [row])]
              for row in value]
@@ -587,6 +588,35 @@ def test_the_hand_calculations_follow_the_edits_as_derive_writes_them(seed_edite
         shown = seed_edited[f"hands_{stage}"]
         assert [h["tex"] for h in shown] == hands[expected], stage
         assert all(h["typeset"] for h in shown), stage
+
+
+def test_the_settings_in_the_text_follow_the_edits(site_page, chromium, tmp_path_factory):
+    page = new_page(chromium)
+    page.goto(site_page[1] + "examples/tanh-momentum/", wait_until="load")
+    settle(page)
+    loaded = {q["quantity"]: q for q in page.evaluate(SHOWN)}
+    edits = {"learning_rate": 0.05, "weight_decay": 0.002, "momentum": 0.5}
+    for key, value in edits.items():
+        page.fill(f"input[aria-label='{key} entry 1, 1']", str(value))
+    page.wait_for_function("() => location.hash.includes('momentum')")
+    settle(page)
+    now = page.evaluate(SHOWN)
+    page.close()
+    path = tmp_path_factory.mktemp("settings") / "tanh-momentum.toml"
+    path.write_text(toml(edited(SHIPPED_DOCUMENTS["tanh-momentum"], edits)))
+    expected = values_of(path)
+    settings_ = {q["quantity"]: q for q in now if not q["step"] and "." not in q["quantity"][9:]}
+    for key, value in edits.items():
+        path = key if key == "learning_rate" else f"training.{key}"
+        assert settings_[path]["value"] == value and settings_[path]["typeset"], key
+        assert settings_[path]["tex"] == loaded[path]["tex"].split(" = ")[0] + f" = {value}"
+    assert [q for q in now if python_tex(q) != q["tex"] or not q["typeset"]] == []
+    # Each shown quantity the answer key holds (dL/dW, the part of dJ/dW from the loss, is not).
+    kept_ = [q for q in now if q["quantity"] not in ("X", "Y", "intermediates.dL_dW1",
+                                                     "intermediates.dL_dW2")]
+    assert len(kept_) > 40
+    for q in kept_:
+        assert numbers(q["value"], lookup(expected, q["quantity"], q["step"])) == [], q
 
 
 def test_the_edits_live_in_the_address_and_come_back_on_reload(seed_edited):

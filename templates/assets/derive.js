@@ -132,7 +132,8 @@ const EDITS = "#edits=";
 const LABELS = { X: "X, a row per sample", y: "y, a row per sample",
                  learning_rate: "learning rate η", momentum: "momentum μ",
                  dampening: "dampening", weight_decay: "weight decay λ" };
-const SETTINGS = new Set(["learning_rate", "training.momentum"]);
+const SETTINGS = new Set(["learning_rate", "training.momentum", "training.dampening",
+                          "training.weight_decay"]);
 
 if (document.readyState === "loading") {
   document.addEventListener("DOMContentLoaded", startLivePage);
