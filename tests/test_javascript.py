@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import derive.worked
 from derive.cli import main
 from derive.present.calculations import _exact_sum, hand_calculation
+from derive.present.figures import network_diagram
 from derive.present.latex import bmatrix, kept, number, setting
 from derive.present.options import DEFAULTS
 from derive.present.render import environment
@@ -468,6 +469,9 @@ MARK_LOADED = """() => document.querySelectorAll("[data-derive-quantity] mjx-con
   .forEach((container) => { container.dataset.loaded = "yes"; })"""
 TYPESET = """() => [...document.querySelectorAll(".arithmatex")]
   .every((el) => el.querySelector("mjx-container")) && window.derive && derive.page"""
+# Each weight the network diagram writes on an edge, and the edge's tooltip.
+EDGES = """() => [...document.querySelectorAll(".derive-network g.edge")].map((edge) =>
+  [edge.querySelector(".weight").textContent, edge.querySelector("title").textContent])"""
 # Each hand calculation's TeX as the page shows it, and whether it is typeset without error.
 HANDS_SHOWN = """() => [...document.querySelectorAll("[data-derive-hand]")].map((el) => {
   const item = MathJax.startup.document.getMathItemsWithin(el)[0];
@@ -496,13 +500,14 @@ def seed_edited(site_page, chromium, tmp_path_factory) -> dict[str, Any]:
     page.goto(url, wait_until="load")
     settle(page)
     seen: dict[str, Any] = {"loaded": page.evaluate(SHOWN), "inputs": page.evaluate(INPUTS),
-                            "hands_loaded": page.evaluate(HANDS_SHOWN)}
+                            "hands_loaded": page.evaluate(HANDS_SHOWN),
+                            "edges_loaded": page.evaluate(EDGES)}
     page.evaluate(MARK_LOADED)
     page.fill("input[aria-label='W1 entry 1, 1']", "0.5")
     page.wait_for_function("() => location.hash.startsWith('#edits=')")
     settle(page)
     seen |= {"edited": page.evaluate(SHOWN), "hash": page.evaluate("() => location.hash"),
-             "hands_edited": page.evaluate(HANDS_SHOWN)}
+             "hands_edited": page.evaluate(HANDS_SHOWN), "edges_edited": page.evaluate(EDGES)}
     page.reload(wait_until="load")
     settle(page)
     seen |= {"reloaded": page.evaluate(SHOWN), "reloaded_inputs": page.evaluate(INPUTS)}
@@ -518,15 +523,27 @@ def seed_edited(site_page, chromium, tmp_path_factory) -> dict[str, Any]:
     settle(page)
     seen |= {"errors": errors, "reset": page.evaluate(SHOWN),
              "reset_inputs": page.evaluate(INPUTS), "hands_reset": page.evaluate(HANDS_SHOWN),
+             "edges_reset": page.evaluate(EDGES),
              "reset_hash": page.evaluate("() => location.hash"),
              "error_shown": page.is_visible(".derive-error")}
     page.close()
     document = edited(SHIPPED_DOCUMENTS["seed"], {"W1": [[0.5, 0.01], [0.7, 0.43], [0.0, 0.88]]})
     path = tmp_path_factory.mktemp("seed") / "seed.toml"
     path.write_text(toml(document))
+    files = {"file": ROOT / "examples" / "seed.toml", "edited": path}
     hands = {name: [aligned(h) for h in view(worked_without_expansion(file))["hand"]]
-             for name, file in (("file", ROOT / "examples" / "seed.toml"), ("edited", path))}
-    return seen | {"expected": values_of(path), "hands": hands}
+             for name, file in files.items()}
+    edges = {name: diagram_edges(worked_without_expansion(file).example)
+             for name, file in files.items()}
+    return seen | {"expected": values_of(path), "hands": hands, "edges": edges}
+
+
+def diagram_edges(example: Any) -> list[list[str]]:
+    """Each weight derive's network diagram of the example writes on an edge, and its tooltip."""
+    svg = network_diagram(example, DEFAULTS)
+    return [[html.unescape(text), html.unescape(title)] for title, text in re.findall(
+        r'<g class="edge[^>]*>\n<title>(.*?)</title>.*?<text class="weight"[^>]*>(.*?)</text>',
+        svg, re.S)]
 
 
 def lookup(key: dict[str, Any], quantity: str, step: int) -> Any:
@@ -579,6 +596,14 @@ def test_typing_a_weight_recomputes_and_retypesets_only_the_changed_numbers(seed
     for q in now:
         if q["quantity"] not in ("X", "Y"):
             assert numbers(q["value"], lookup(expected, q["quantity"], q["step"])) == [], q
+
+
+def test_the_network_diagram_writes_the_edited_weights_as_derive_draws_them(seed_edited):
+    edges = seed_edited["edges"]
+    assert len(edges["file"]) == 9 and edges["file"] != edges["edited"]
+    assert edges["edited"][0][0] == "0.50" and "W1[1,1] = 0.50: " in edges["edited"][0][1]
+    for stage, expected in (("loaded", "file"), ("edited", "edited"), ("reset", "file")):
+        assert seed_edited[f"edges_{stage}"] == edges[expected], stage
 
 
 def test_the_hand_calculations_follow_the_edits_as_derive_writes_them(seed_edited):

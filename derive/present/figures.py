@@ -334,18 +334,23 @@ def _column_x(layer: int) -> float:
 
 def network_diagram(example: Example, options: RenderOptions,
                     templates: tuple[Path, ...] = ()) -> str:
-    """The network as an accessible SVG: `network_layout` printed by network.svg.j2."""
+    """The network as an accessible SVG: `network_layout` printed by network.svg.j2. On an
+    interactive page each edge names its weight's dotted path in the answer key's first step
+    (`weights.W1.0.1`), so the page's script writes the reader's weights on the edges."""
     layout = network_layout(example, options)
     nodes = [{"x": _short(n.x), "y": _short(n.y), "kind": n.kind, "text": _unit_text(n, False),
               "baseline": _short(n.y + _BASELINE * _FONT["unit"])} for n in layout.nodes]
     edges = [{"x1": x1, "y1": y1, "x2": x2, "y2": y2, "x": _short(e.centre[0]),
               "baseline": _short(e.centre[1] + _BASELINE * _FONT["weight"]), "text": e.text,
-              "title": _edge_title(e), "written": e.written}
+              "title": _edge_title(e), "written": e.written,
+              "weight": ".".join(["weights", e.parameter, *map(str, e.entry)])
+              if options.interactive else ""}
              for e in layout.edges for x1, y1, x2, y2 in [map(_short, e.segment)]]
     return render("network.svg.j2", templates, width=_short(layout.width),
                   height=_short(layout.height), radius=layout.radius, font=dict(_FONT),
                   nodes=nodes, edges=edges, captions=_caption_lines(layout),
-                  hover=not all(e.written for e in layout.edges), alt=diagram_alt(example))
+                  hover=not all(e.written for e in layout.edges), alt=diagram_alt(example),
+                  precision=options.edge_precision if options.interactive else None)
 
 
 def network_tikz(example: Example, options: RenderOptions,

@@ -151,6 +151,8 @@ function startLivePage() {
     precision: Number(panel.dataset.derivePrecision), elide: { limit, head, tail },
     elements: [...document.querySelectorAll("[data-derive-quantity]")],
     hands: [...document.querySelectorAll("[data-derive-hand]")], handsShown: new Map(),
+    edges: [...document.querySelectorAll(".derive-network [data-derive-weight]")],
+    edgesShown: new Map(),
   };
   buildPanel(page);
   derive.page = { example: example.name, edits: {}, settled: Promise.resolve(),
@@ -282,6 +284,10 @@ function update(page) {
     if (value === undefined || same(JSON.parse(node.dataset.deriveValue), value)) continue;
     changes.push({ node, value });
   }
+  for (const edge of page.edges) {
+    const decimals = Number(edge.closest("[data-derive-precision]").dataset.derivePrecision);
+    writeEdge(page, edge, fixed(run.quantity(edge.dataset.deriveWeight, 1), decimals));
+  }
   for (const node of page.hands) {
     const text = handTex(JSON.parse(node.dataset.deriveHand), run, page.precision);
     if (page.handsShown.get(node) === text) continue;
@@ -310,8 +316,25 @@ function reset(page) {
     }
   }
   for (const node of page.handsShown.keys()) changes.push({ node, text: null });
+  for (const [edge, original] of page.edgesShown) writeEdge(page, edge, original);
   page.handsShown.clear();
   return show(page, changes);
+}
+
+/* Write a weight on its edge of the network diagram, in its tooltip and its label, as
+ * derive/present/figures.py does (with a minus sign for a hyphen); the diagram's own weight is
+ * remembered at the first change. */
+function writeEdge(page, edge, number) {
+  const weight = edge.querySelector(".weight"), text = number.replace(/-/g, "\u2212");
+  if (!page.edgesShown.has(edge)) page.edgesShown.set(edge, weight.textContent);
+  if (weight.textContent === text) return;
+  weight.textContent = text;
+  const titled = (title) => title.replace(/ = [^:]*:/, ` = ${text}:`);
+  const title = edge.querySelector("title");
+  title.textContent = titled(title.textContent);
+  if (edge.hasAttribute("aria-label")) {
+    edge.setAttribute("aria-label", titled(edge.getAttribute("aria-label")));
+  }
 }
 
 function showError(page, message) {
