@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import derive.worked
 from derive.cli import main
 from derive.present.calculations import _exact_sum, hand_calculation
-from derive.present.figures import network_diagram
+from derive.present.figures import loss_alt, loss_curve, network_diagram
 from derive.present.latex import bmatrix, kept, number, setting
 from derive.present.options import DEFAULTS
 from derive.present.render import environment
@@ -472,6 +472,10 @@ TYPESET = """() => [...document.querySelectorAll(".arithmatex")]
 # Each weight the network diagram writes on an edge, and the edge's tooltip.
 EDGES = """() => [...document.querySelectorAll(".derive-network g.edge")].map((edge) =>
   [edge.querySelector(".weight").textContent, edge.querySelector("title").textContent])"""
+# The loss curve's picture (its SVG, once the page draws it) and its alt text.
+CURVE = """() => { const img = document.querySelector("img[src$='-loss.svg'], img[src^='data:']");
+  return [img.src.startsWith("data:") ? decodeURIComponent(img.src.split(",")[1]) : img.src,
+          img.alt]; }"""
 # Each hand calculation's TeX as the page shows it, and whether it is typeset without error.
 HANDS_SHOWN = """() => [...document.querySelectorAll("[data-derive-hand]")].map((el) => {
   const item = MathJax.startup.document.getMathItemsWithin(el)[0];
@@ -501,13 +505,15 @@ def seed_edited(site_page, chromium, tmp_path_factory) -> dict[str, Any]:
     settle(page)
     seen: dict[str, Any] = {"loaded": page.evaluate(SHOWN), "inputs": page.evaluate(INPUTS),
                             "hands_loaded": page.evaluate(HANDS_SHOWN),
-                            "edges_loaded": page.evaluate(EDGES)}
+                            "edges_loaded": page.evaluate(EDGES),
+                            "curve_loaded": page.evaluate(CURVE)}
     page.evaluate(MARK_LOADED)
     page.fill("input[aria-label='W1 entry 1, 1']", "0.5")
     page.wait_for_function("() => location.hash.startsWith('#edits=')")
     settle(page)
     seen |= {"edited": page.evaluate(SHOWN), "hash": page.evaluate("() => location.hash"),
-             "hands_edited": page.evaluate(HANDS_SHOWN), "edges_edited": page.evaluate(EDGES)}
+             "hands_edited": page.evaluate(HANDS_SHOWN), "edges_edited": page.evaluate(EDGES),
+             "curve_edited": page.evaluate(CURVE)}
     page.reload(wait_until="load")
     settle(page)
     seen |= {"reloaded": page.evaluate(SHOWN), "reloaded_inputs": page.evaluate(INPUTS)}
@@ -523,7 +529,7 @@ def seed_edited(site_page, chromium, tmp_path_factory) -> dict[str, Any]:
     settle(page)
     seen |= {"errors": errors, "reset": page.evaluate(SHOWN),
              "reset_inputs": page.evaluate(INPUTS), "hands_reset": page.evaluate(HANDS_SHOWN),
-             "edges_reset": page.evaluate(EDGES),
+             "edges_reset": page.evaluate(EDGES), "curve_reset": page.evaluate(CURVE),
              "reset_hash": page.evaluate("() => location.hash"),
              "error_shown": page.is_visible(".derive-error")}
     page.close()
@@ -604,6 +610,22 @@ def test_the_network_diagram_writes_the_edited_weights_as_derive_draws_them(seed
     assert edges["edited"][0][0] == "0.50" and "W1[1,1] = 0.50: " in edges["edited"][0][1]
     for stage, expected in (("loaded", "file"), ("edited", "edited"), ("reset", "file")):
         assert seed_edited[f"edges_{stage}"] == edges[expected], stage
+
+
+def test_the_loss_curve_is_drawn_again_as_derive_draws_it(seed_edited):
+    losses = [step["loss"] for step in seed_edited["expected"]["steps"]]
+    assert seed_edited["curve_edited"] == [loss_curve(losses), loss_alt(losses)]
+    assert seed_edited["curve_loaded"][0].endswith("/examples/seed-loss.svg")
+    assert seed_edited["curve_reset"] == seed_edited["curve_loaded"]
+
+
+def test_the_pages_loss_curve_is_derives_for_any_losses(site_page):
+    rng = np.random.default_rng(3)
+    cases = [[1.0], [0.0, 0.0], [0.03125, 0.01], [2.5, -1.5, 0.125]]
+    cases += [(np.abs(rng.normal(size=n)) * 10.0 ** rng.integers(-7, 5)).tolist()
+              for n in (2, 3, 7, 10, 29, 30, 31, 99, 1000, 10000)]
+    got = site_page[0].evaluate("(cases) => cases.map((c) => [lossCurve(c), lossAlt(c)])", cases)
+    assert got == [[loss_curve(losses), loss_alt(losses)] for losses in cases]
 
 
 def test_the_hand_calculations_follow_the_edits_as_derive_writes_them(seed_edited):

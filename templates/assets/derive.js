@@ -152,8 +152,9 @@ function startLivePage() {
     elements: [...document.querySelectorAll("[data-derive-quantity]")],
     hands: [...document.querySelectorAll("[data-derive-hand]")], handsShown: new Map(),
     edges: [...document.querySelectorAll(".derive-network [data-derive-weight]")],
-    edgesShown: new Map(),
+    edgesShown: new Map(), curve: document.querySelector(`img[src$="/${example.name}-loss.svg"]`),
   };
+  if (page.curve) page.curve.original = { src: page.curve.src, alt: page.curve.alt };
   buildPanel(page);
   derive.page = { example: example.name, edits: {}, settled: Promise.resolve(),
                   update: () => update(page), reset: () => reset(page) };
@@ -175,9 +176,9 @@ function buildPanel(page) {
   const box = element("details", { className: "note derive-panel", open: true });
   box.append(element("summary", { textContent: "Edit the numbers" }),
              element("p", { textContent: "Type your own data, weights or settings: every "
-               + "number of the steps below, the hand calculations, the loss table and the "
-               + "final weights is computed again in this page, by the chain rule printed as "
-               + "JavaScript at the end of the page." }));
+               + "number of the steps below, the hand calculations, the weights on the network "
+               + "diagram, the loss table and curve and the final weights are computed again in "
+               + "this page, by the chain rule printed as JavaScript at the end of the page." }));
   const grid = element("div", { className: "derive-inputs" });
   for (const [key, value] of Object.entries(page.file)) {
     // Settings the example does not use have no field, nor has a switch (Nesterov's).
@@ -288,6 +289,11 @@ function update(page) {
     const decimals = Number(edge.closest("[data-derive-precision]").dataset.derivePrecision);
     writeEdge(page, edge, fixed(run.quantity(edge.dataset.deriveWeight, 1), decimals));
   }
+  if (page.curve) {
+    const losses = run.values.steps.map((step) => step.loss);
+    const src = `data:image/svg+xml,${encodeURIComponent(lossCurve(losses))}`;
+    if (page.curve.src !== src) Object.assign(page.curve, { src, alt: lossAlt(losses) });
+  }
   for (const node of page.hands) {
     const text = handTex(JSON.parse(node.dataset.deriveHand), run, page.precision);
     if (page.handsShown.get(node) === text) continue;
@@ -317,6 +323,7 @@ function reset(page) {
   }
   for (const node of page.handsShown.keys()) changes.push({ node, text: null });
   for (const [edge, original] of page.edgesShown) writeEdge(page, edge, original);
+  if (page.curve) Object.assign(page.curve, page.curve.original);
   page.handsShown.clear();
   return show(page, changes);
 }
@@ -513,12 +520,111 @@ function fixed(x, precision) {
   return x < 0 && Number(text) !== 0 ? `-${text}` : text;
 }
 
+/* ---- The loss curve, drawn again: derive/present/figures.py's `loss_curve` and loss.svg.j2 ---- */
+
+/* The loss before each SGD step as derive draws it, the same SVG text: a line chart with about
+ * five round ticks on each axis. Numbers are written as Python writes them (a whole float with
+ * ".0"), rounded as Python's round(), which rounds the exact value. */
+function lossCurve(losses) {
+  const [width, height, left, right, top, bottom] = [640, 300, 70, 620, 16, 252];
+  const round = (x, places) => Number(fixed(x, places));
+  const float = (x) => (Number.isInteger(x) ? `${x}.0` : String(x));
+  const [yTicks, yStep] = niceTicks(Math.min(0, ...losses), Math.max(...losses), false);
+  const [low, high] = [yTicks[0], yTicks[yTicks.length - 1]];
+  const [xTicks] = niceTicks(1, losses.length, true);
+  const x = (step) => round(left + (step - 1) / Math.max(losses.length - 1, 1) * (right - left), 1);
+  const y = (loss) => round(bottom - (loss - low) / ((high - low) || 1) * (bottom - top), 1);
+  const decimals = yStep < 1 ? Math.max(0, -Math.floor(Math.log10(yStep))) : 0;
+  const points = losses.map((loss, i) => [x(i + 1), y(loss)]);
+  const lines = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" `
+      + `height="${height}" role="img" aria-labelledby="title">`,
+    `<title id="title">${escapeHtml(lossAlt(losses))}</title>`,
+    "<style>", ".axis { stroke: #616161; stroke-width: 1; }",
+    ".grid { stroke: #e0e0e0; stroke-width: 1; }",
+    ".curve { fill: none; stroke: #3f51b5; stroke-width: 2; }", ".point { fill: #3f51b5; }",
+    "text { font-family: sans-serif; font-size: 12px; fill: #424242; }", "</style>",
+    `<rect width="${width}" height="${height}" fill="#fff"/>`];
+  for (const tick of yTicks) {
+    const at = y(tick);
+    lines.push(`<line class="grid" x1="${left}" y1="${float(at)}" x2="${right}" y2="${float(at)}"/>`,
+               `<text x="${left - 8}" y="${float(at + 4)}" text-anchor="end">`
+               + `${fixed(tick, decimals)}</text>`);
+  }
+  for (const tick of xTicks.filter((t) => t >= 1 && t <= losses.length)) {
+    const at = float(x(tick));
+    lines.push(`<line class="axis" x1="${at}" y1="${bottom}" x2="${at}" y2="${bottom + 5}"/>`,
+               `<text x="${at}" y="${bottom + 19}" text-anchor="middle">${general(tick, 6)}</text>`);
+  }
+  lines.push(`<line class="axis" x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}"/>`,
+             `<line class="axis" x1="${left}" y1="${top}" x2="${left}" y2="${bottom}"/>`,
+             `<polyline class="curve" points="${points.map((p) => p.map(float).join(",")).join(" ")}"/>`);
+  if (points.length <= 30) {
+    for (const [px, py] of points) {
+      lines.push(`<circle class="point" cx="${float(px)}" cy="${float(py)}" r="3"/>`);
+    }
+  }
+  const middle = float((top + bottom) / 2);
+  lines.push(`<text x="${float((left + right) / 2)}" y="${height - 6}" text-anchor="middle">`
+             + "SGD step</text>",
+             `<text x="14" y="${middle}" text-anchor="middle" transform="rotate(-90 14 ${middle})">`
+             + "loss L</text>", "</svg>");
+  return `${lines.join("\n")}\n`;
+}
+
+/* The loss curve in words, for its alt text (figures.py's `loss_alt`). */
+function lossAlt(losses) {
+  return `Loss before each of the ${losses.length} SGD steps, from ${general(losses[0], 4)} `
+    + `to ${general(losses[losses.length - 1], 4)}`;
+}
+
+/* About five round ticks covering [low, high], steps of 1, 2 or 5 times 10^k (figures.py's
+ * `_nice_ticks`), and the step. */
+function niceTicks(low, high, whole) {
+  const span = (high - low) || Math.abs(high) || 1;
+  const raw = span / 5, magnitude = Number(`1e${Math.floor(Math.log10(raw))}`);
+  let step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  if (whole) step = Math.max(1, Number(fixed(step, 0)));
+  const first = Math.floor(low / step) * step;
+  const count = Math.ceil((high - first) / step - 1e-9);
+  return [Array.from({ length: count + 1 }, (_, i) => Number(fixed(first + i * step, 12))), step];
+}
+
+function escapeHtml(text) {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+    .replace(/"/g, "&#34;").replace(/'/g, "&#39;");
+}
+
 /* A setting (η, μ, λ) as derive/present/latex.py's `setting`: six significant digits. */
 function setting(x) {
-  const strip = (text) => (text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
-  const [mantissa, power] = x.toExponential(5).split("e"), exponent = Number(power);
-  if (exponent < -4 || exponent >= 6) return `${strip(mantissa)} \\times 10^{${exponent}}`;
-  return strip(x.toFixed(5 - exponent));
+  const [mantissa, exponent] = general(x, 6).split("e");
+  return exponent === undefined ? mantissa : `${mantissa} \\times 10^{${Number(exponent)}}`;
+}
+
+/* Python's f"{x:.{digits}g}" for a finite x: `digits` significant digits of the exact value,
+ * ties to even, in positional notation unless the exponent is below -4 or `digits` or more,
+ * trailing zeros dropped. */
+function general(x, digits) {
+  const sign = x < 0 || Object.is(x, -0) ? "-" : "";
+  if (x === 0) return `${sign}0`;
+  // 100 significant digits: a double's decimal expansion, as far as a tie can reach.
+  const [written, power] = Math.abs(x).toExponential(99).split("e");
+  const all = written.replace(".", ""), rest = all.slice(digits);
+  let kept = all.slice(0, digits), exponent = Number(power);
+  if (rest[0] > "5" || (rest[0] === "5" && (/[1-9]/.test(rest.slice(1)) || kept.at(-1) % 2))) {
+    kept = String(BigInt(kept) + 1n);
+    if (kept.length > digits) [kept, exponent] = [kept.slice(0, digits), exponent + 1];
+  }
+  const strip = (text) => text.replace(/\.?0+$/, "");
+  if (exponent < -4 || exponent >= digits) {
+    const mantissa = kept.length > 1 ? strip(`${kept[0]}.${kept.slice(1)}`) : kept;
+    const shown = String(Math.abs(exponent)).padStart(2, "0");
+    return `${sign}${mantissa}e${exponent < 0 ? "-" : "+"}${shown}`;
+  }
+  const text = exponent >= 0
+    ? `${kept.slice(0, exponent + 1)}.${kept.slice(exponent + 1)}`
+    : `0.${"0".repeat(-exponent - 1)}${kept}`;
+  return sign + (text.endsWith(".") ? text.slice(0, -1) : strip(text));
 }
 
 /* Whether two values (numbers, or nested lists of them) are equal entry by entry. */
