@@ -165,8 +165,9 @@ class Example:
     """Each sample's class when the file gives integer labels; Y is then their one-hot columns."""
     drawn: str = ""
     """How the weights not given in the file were drawn (`[weights] init`), in words."""
-    bias_init: str = "zeros"
-    """How the biases not given in the file were drawn (`[weights] bias_init`)."""
+    bias_init: str = ""
+    """How the biases not given in the file were drawn (`[weights] bias_init`); "" when none
+    was drawn."""
 
     @property
     def name(self) -> str:
@@ -445,7 +446,10 @@ class _Validator:
         y = raw["y"]
         flat = isinstance(y, list) and all(not isinstance(v, list) for v in y)
         labels = None
-        if flat and k > 1 and network.loss in CLASSIFIERS:
+        if flat and k > 1 and network.loss not in CLASSIFIERS:
+            raise self.fail("data.y", "a flat list gives class labels, which need the "
+                            f"cross_entropy or hinge loss; give one row of {k} targets per sample")
+        if flat and k > 1:
             labels = self.labels(y, X.shape[0], k)
             Y = np.eye(k)[list(labels)]
         elif flat and k == 1:
@@ -496,10 +500,10 @@ class _Validator:
                 close = difflib.get_close_matches(key, sorted(expected), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise self.fail(f"weights.{_key(key)}", f"unknown key{hint}")
-        init = self.init(raw)
+        init = self.init(raw, network.bias)
         rng = np.random.default_rng(init[1]) if init else None
         weights, biases = [], []
-        drawn = False
+        drawn = biases_drawn = False
         for l in range(1, depth + 1):
             rows, cols = network.sizes[l], network.sizes[l - 1]
             if f"W{l}" in raw:
@@ -517,14 +521,14 @@ class _Validator:
                     biases.append(self.vector(f"weights.b{l}", raw[f"b{l}"], rows)[:, None])
                 elif rng is not None:
                     biases.append(_draw_bias(init[3], rng, rows, init[2]))
-                    drawn = True
+                    drawn = biases_drawn = True
                 else:
                     raise self.fail(f"weights.b{l}", f"missing (list of {rows} numbers)")
         described = (f"{init[0]}, seed {init[1]}, rounded to {init[2]} decimals"
                      if drawn and init else "")
-        return tuple(weights), tuple(biases), described, init[3] if init else "zeros"
+        return tuple(weights), tuple(biases), described, init[3] if biases_drawn else ""
 
-    def init(self, raw: dict[str, Any]) -> tuple[str, int, int, str] | None:
+    def init(self, raw: dict[str, Any], bias: bool) -> tuple[str, int, int, str] | None:
         """`weights.init` with its seed, decimals and bias_init, or None when not asked for."""
         if "init" not in raw:
             for key in ("seed", "decimals", "bias_init"):
@@ -538,6 +542,8 @@ class _Validator:
         seed = self.integer("weights.seed", raw.get("seed", 0), 0, 2**63 - 1)
         decimals = self.integer("weights.decimals", raw.get("decimals", 2), 1, 12)
         bias_init = self.choice("weights.bias_init", raw.get("bias_init", "zeros"), BIAS_INITS)
+        if "bias_init" in raw and not bias:
+            raise self.fail("weights.bias_init", "draws biases: needs network.bias = true")
         return name, seed, decimals, bias_init
 
     def matrix(self, field: str, value: Any, columns: int) -> np.ndarray:

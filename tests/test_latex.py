@@ -129,3 +129,36 @@ def test_a_variants_documents_compile(tmp_path):
     assert [d.name for d in documents] == ["sigmoid-bias-v1-questions.tex", "sigmoid-bias-v1.tex"]
     for document in documents:
         compile_tex(document.read_text(), tmp_path / document.stem)
+
+
+CONVENTIONS = {
+    "nesterov-decayed-biases": ('loss = "l2"\nreduction = "sum"\nbias = true',
+                                'y = [[1, 0], [0, 1], [1, 1]]',
+                                "weight_decay = 0.1\ndecay_biases = true\nmomentum = 0.5\n"
+                                "nesterov = true\nfreeze = [\"b1\"]\nbatch_size = 2\n"
+                                'last_batch = "partial"'),
+    "dampened-hinge-labels": ('loss = "hinge"\nbias = true', "y = [0, 1, 1]",
+                              'momentum = 0.9\ndampening = 0.3\nbatch_size = 2\nlast_batch = "drop"'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONVENTIONS))
+def test_documents_with_every_convention_key_compile(name, tmp_path):
+    network, targets, training = CONVENTIONS[name]
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f"""[network]
+sizes = [2, 2, 2]
+activations = ["relu", "linear"]
+{network}
+[data]
+X = [[0.5, -0.25], [1.0, 0.75], [-0.5, 0.5]]
+{targets}
+[weights]
+init = "lecun_normal"
+bias_init = "standard_normal"
+[training]
+steps = 3
+{training}
+""")
+    document = example_pages(path)[f"examples/{name}.tex"]
+    compile_tex(document, tmp_path / "tex")

@@ -30,7 +30,7 @@ def answer_key(worked: WorkedExample) -> dict[str, Any]:
                     "leaky_slope": network.leaky_slope},
         "labels": list(example.labels) if example.labels is not None else None,
         "weights_drawn": example.drawn or None,
-        "biases_drawn": example.bias_init if example.drawn and network.bias else None,
+        "biases_drawn": example.bias_init or None,
         "learning_rate": example.learning_rate,
         "training": {"batch_size": example.batch_size, "last_batch": example.last_batch,
                      "shuffle_seed": example.shuffle_seed, "freeze": list(example.freeze),

@@ -61,7 +61,7 @@ def view(worked: WorkedExample, options: RenderOptions = DEFAULTS) -> dict[str, 
         "samples": example.X.shape[1],
         "training": _training(example),
         "drawn": example.drawn,
-        "biases_drawn": {"zeros": "start at 0",
+        "biases_drawn": {"": "", "zeros": "start at 0",
                          "standard_normal": "were drawn from N(0, 1), rounded alike"}[
                              example.bias_init],
         "objective": derivation.objective.name,
@@ -181,7 +181,7 @@ _ENTRY_LOSSES = {
              r"\quad Y_{c_n,n} = 1",
 }
 """Each loss's entry: of output j of sample n, or of sample n for the classifiers (with c_n the
-class of sample n)."""
+row of sample n's class in Y)."""
 
 
 def _reduction(network) -> dict[str, str]:
@@ -216,7 +216,19 @@ def _training(example) -> dict[str, Any]:
         "momentum": setting(example.momentum) if example.momentum else "",
         "dampening": setting(example.dampening) if example.dampening else "",
         "nesterov": example.nesterov,
+        "rules": _momentum_rules(example),
     }
+
+
+def _momentum_rules(example) -> dict[str, str]:
+    """torch.optim.SGD's momentum update in TeX: the velocity's rule at the first step and
+    after it, and the parameters' rule (not named `update`: Jinja would find dict.update)."""
+    later = (r"v \leftarrow \mu v + (1 - d) \nabla_\theta" if example.dampening
+             else r"v \leftarrow \mu v + \nabla_\theta")
+    return {"first": r"v \leftarrow \nabla_\theta" if example.dampening else later,
+            "later": later,
+            "parameters": r"\theta \leftarrow \theta - \eta \left(\nabla_\theta + \mu v\right)"
+            if example.nesterov else r"\theta \leftarrow \theta - \eta \, v"}
 
 
 def _step(index: int, step: TrainingStep, worked: WorkedExample, show: _Formatter) -> dict:
