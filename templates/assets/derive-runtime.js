@@ -38,11 +38,7 @@
     },
 
     /* Nested rows, as NumPy's tolist() gives them. */
-    toRows(m) {
-      const rows = new Array(m.rows);
-      for (let i = 0; i < m.rows; i++) rows[i] = listed(m.data, i * m.cols, m.cols);
-      return rows;
-    },
+    toRows: (m) => rowsOf(m),
 
     /* The given columns of m, in order (a batch's samples): m itself when they are all of
      * its columns in order. */
@@ -290,10 +286,23 @@
 
   /* `n` entries of a typed array from `start`, as a list: by a loop, as Array.from of a typed
    * array is several times slower, and an answer key lists every matrix of every step. */
-  function listed(data, start, n) {
+  function listed(data, start, n, check) {
     const list = new Array(n);
-    for (let j = 0; j < n; j++) list[j] = data[start + j];
+    let total = 0;
+    for (let j = 0; j < n; j++) {
+      list[j] = data[start + j];
+      total += list[j] * 0;
+    }
+    if (check) check.total += total;
     return list;
+  }
+
+  /* m's rows as lists; `check.total` (where given) becomes NaN if an entry is not finite, as
+   * x · 0 is NaN for an infinite or NaN x and 0 otherwise. */
+  function rowsOf(m, check) {
+    const rows = new Array(m.rows);
+    for (let i = 0; i < m.rows; i++) rows[i] = listed(m.data, i * m.cols, m.cols, check);
+    return rows;
   }
 
   /* Row i of m, without copying. */
@@ -480,18 +489,30 @@
       const all = spec.chain(rt, inputs);
       const made = quantities(spec, run, all, parameters, velocity, run.rate);
       const dataLoss = whole ? null : lossOf(parameters);
-      requireFinite(spec, step, made.kept, made.updated, made.velocity, dataLoss);
+      // Every entry is checked as it is listed (and the rest beside): only a step with one
+      // that is not finite is searched, in order, for the first such quantity.
+      const check = { total: unlisted(spec, run, made, dataLoss) };
+      const listing = {
+        weights: named(parameters, lists, check),
+        gradients: named(made.gradients, lists, check),
+        velocity: named(made.velocity, lists, check),
+        updated: named(made.updated, lists, check),
+        intermediates: Object.fromEntries(Object.entries(made.intermediates).map(
+          ([name, value]) => [name, typeof value === "number" ? value : rowsOf(value, check)])),
+      };
+      if (check.total !== 0) {
+        requireFinite(spec, step, made.kept, made.updated, made.velocity, dataLoss);
+      }
       steps.push({
         step,
         samples: [...samples],
-        weights: named(parameters, lists),
+        weights: listing.weights,
         loss: all.L,
         ...(dataLoss === null ? {} : { data_loss: dataLoss }),
-        gradients: named(made.gradients, lists),
-        ...(Object.keys(made.velocity).length ? { velocity: named(made.velocity, lists) } : {}),
-        updated: named(made.updated, lists),
-        intermediates: Object.fromEntries(Object.entries(made.intermediates).map(
-          ([name, value]) => [name, typeof value === "number" ? value : rt.toRows(value)])),
+        gradients: listing.gradients,
+        ...(Object.keys(made.velocity).length ? { velocity: listing.velocity } : {}),
+        updated: listing.updated,
+        intermediates: listing.intermediates,
         ...nearKinks(spec, step, X, parameters, all),
       });
       states.push({ inputs, parameters, previous: velocity, all, made });
@@ -605,14 +626,31 @@
 
   /* Parameters as the answer key writes them: W_l as rows, b_l as a flat list. A matrix is
    * listed once in `lists` (by matrix) and shared where it comes again: a step's updated
-   * parameters are the next step's weights, the last ones the final weights. */
-  function named(values, lists) {
+   * parameters are the next step's weights, the last ones the final weights. `check` as for
+   * `rowsOf`, for the matrices listed now. */
+  function named(values, lists, check) {
     return Object.fromEntries(Object.entries(values).map(([name, m]) => {
       if (!lists.has(m)) {
-        lists.set(m, name[0] === "b" ? listed(m.data, 0, m.data.length) : rt.toRows(m));
+        lists.set(m, name[0] === "b" ? listed(m.data, 0, m.data.length, check)
+          : rowsOf(m, check));
       }
       return [name, lists.get(m)];
     }));
+  }
+
+  /* 0 if the step's numbers that its answer key does not list are finite, else NaN: the
+   * numbers of the chain (the loss), the loss of all samples, and the gradients of L that are
+   * not the step's (with weight decay, those of J are). */
+  function unlisted(spec, run, made, dataLoss) {
+    const listed_ = new Set(spec.parameters.map((name) => gradientName(spec, run, name)));
+    let total = dataLoss === null ? 0 : dataLoss * 0;
+    for (const [name, value] of Object.entries(made.kept)) {
+      if (typeof value === "number") total += value * 0;
+      else if (!(name in made.intermediates) && !listed_.has(name)) {
+        total += finite(value.data) ? 0 : NaN;
+      }
+    }
+    return total;
   }
 
   /* Throw naming the step and the first quantity that is not finite, as derive's training does. */
