@@ -154,7 +154,7 @@ function startLivePage() {
     edges: [...document.querySelectorAll(".derive-network [data-derive-weight]")],
     edgesShown: new Map(), curve: document.querySelector(`img[src$="/${example.name}-loss.svg"]`),
   };
-  if (page.curve) page.curve.original = { src: page.curve.src, alt: page.curve.alt };
+  page.curveOriginal = page.curve && { src: page.curve.src, alt: page.curve.alt };
   buildPanel(page);
   derive.page = { example: example.name, edits: {}, settled: Promise.resolve(),
                   update: () => update(page), reset: () => reset(page) };
@@ -323,7 +323,7 @@ function reset(page) {
   }
   for (const node of page.handsShown.keys()) changes.push({ node, text: null });
   for (const [edge, original] of page.edgesShown) writeEdge(page, edge, original);
-  if (page.curve) Object.assign(page.curve, page.curve.original);
+  if (page.curve) Object.assign(page.curve, page.curveOriginal);
   page.handsShown.clear();
   return show(page, changes);
 }
@@ -347,6 +347,7 @@ function writeEdge(page, edge, number) {
 function showError(page, message) {
   page.error.textContent = message;
   page.error.hidden = !message;
+  if (page.curve) page.curve.hidden = Boolean(message);
   document.body.classList.toggle("derive-failed", Boolean(message));
 }
 
@@ -520,7 +521,7 @@ function fixed(x, precision) {
   return x < 0 && Number(text) !== 0 ? `-${text}` : text;
 }
 
-/* ---- The loss curve, drawn again: derive/present/figures.py's `loss_curve` and loss.svg.j2 ---- */
+/* ---- The loss curve drawn again, as figures.py's `loss_curve` and loss.svg.j2 draw it ---- */
 
 /* The loss before each SGD step as derive draws it, the same SVG text: a line chart with about
  * five round ticks on each axis. Numbers are written as Python writes them (a whole float with
@@ -547,18 +548,21 @@ function lossCurve(losses) {
     `<rect width="${width}" height="${height}" fill="#fff"/>`];
   for (const tick of yTicks) {
     const at = y(tick);
-    lines.push(`<line class="grid" x1="${left}" y1="${float(at)}" x2="${right}" y2="${float(at)}"/>`,
+    lines.push(`<line class="grid" x1="${left}" y1="${float(at)}" x2="${right}" `
+               + `y2="${float(at)}"/>`,
                `<text x="${left - 8}" y="${float(at + 4)}" text-anchor="end">`
                + `${fixed(tick, decimals)}</text>`);
   }
   for (const tick of xTicks.filter((t) => t >= 1 && t <= losses.length)) {
     const at = float(x(tick));
     lines.push(`<line class="axis" x1="${at}" y1="${bottom}" x2="${at}" y2="${bottom + 5}"/>`,
-               `<text x="${at}" y="${bottom + 19}" text-anchor="middle">${general(tick, 6)}</text>`);
+               `<text x="${at}" y="${bottom + 19}" text-anchor="middle">`
+               + `${general(tick, 6)}</text>`);
   }
+  const polyline = points.map((point) => point.map(float).join(",")).join(" ");
   lines.push(`<line class="axis" x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}"/>`,
              `<line class="axis" x1="${left}" y1="${top}" x2="${left}" y2="${bottom}"/>`,
-             `<polyline class="curve" points="${points.map((p) => p.map(float).join(",")).join(" ")}"/>`);
+             `<polyline class="curve" points="${polyline}"/>`);
   if (points.length <= 30) {
     for (const [px, py] of points) {
       lines.push(`<circle class="point" cx="${float(px)}" cy="${float(py)}" r="3"/>`);
