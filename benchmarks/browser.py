@@ -9,8 +9,9 @@ units, 10 softmax classes, biases, 32 samples, 10 steps), serves it on 127.0.0.1
 chromium the median and the least time of `derive.example(name).values()` for each (calls timed
 in batches, as chromium's clock is coarse), of `.mark()` of a wrong gradient, and of the seed's
 page recomputing and typesetting again after one edit of a weight; on a shared machine the least
-is the time undisturbed by other processes. It prints a Markdown table; `--write` also puts it
-into docs/performance.md between its `browser` markers.
+is the time undisturbed by other processes. Beside them, in the same run, a reference: the wide
+example's matrix products as plain loops, and the ratio of `values()` to it. It prints a
+Markdown table; `--write` also puts it into docs/performance.md between its `browser` markers.
 """
 
 from __future__ import annotations
@@ -47,6 +48,45 @@ TIME = """async ([name, what, calls, batches]) => {
     values: () => example.values({}),
     mark: () => example.mark({step: 1, quantity: "gradients.W1", entered: wrong}),
   }[what];
+  const times = [];
+  for (let b = 0; b < batches; b++) {
+    const start = performance.now();
+    for (let i = 0; i < calls; i++) run();
+    times.push((performance.now() - start) / calls / 1000);
+  }
+  times.sort((x, y) => x - y);
+  return [times[Math.floor(times.length / 2)], times[0]];
+}"""
+
+# The median and the least seconds of a reference for the example's `values()`: the matrix
+# products of its run (each step's forward and backward pass, and the final loss's forward pass)
+# as the plainest loops over Float64Array, i, j, then k, with nothing else. Measured in the same
+# run, it gives the machine's speed at that moment: on a busy machine both slow down alike.
+REFERENCE = """async ([name, calls, batches]) => {
+  const spec = derive.examples[name], sizes = spec.network.sizes;
+  const shapes = [];
+  const forward = (N) => sizes.slice(1).forEach((n, l) => shapes.push([n, sizes[l], N]));
+  for (const batch of spec.batches) {
+    const N = batch.length;
+    forward(N);
+    for (let l = sizes.length - 1; l >= 1; l--) {
+      shapes.push([sizes[l], N, sizes[l - 1]]);
+      if (l > 1) shapes.push([sizes[l - 1], sizes[l], N]);
+    }
+  }
+  forward(spec.values.X.length);
+  const filled = (n) => Float64Array.from({length: n}, (_, i) => Math.sin(i));
+  const operands = shapes.map(([r, m, n]) => [filled(r * m), filled(m * n)]);
+  const run = () => shapes.forEach(([r, m, n], s) => {
+    const [A, B] = operands[s], C = new Float64Array(r * n);
+    for (let i = 0; i < r; i++) {
+      for (let j = 0; j < n; j++) {
+        let total = 0;
+        for (let k = 0; k < m; k++) total += A[i * m + k] * B[k * n + j];
+        C[i * n + j] = total;
+      }
+    }
+  });
   const times = [];
   for (let b = 0; b < batches; b++) {
     const start = performance.now();
@@ -100,6 +140,9 @@ def measure(base: str) -> dict[str, list[float]]:
             page.evaluate(TIME, [name, "values", calls, 5])  # warm-up: the JIT compiles
             found[name] = page.evaluate(TIME, [name, "values", calls, 41])
             found[f"{name} mark"] = page.evaluate(TIME, [name, "mark", calls, 41])
+            if name == "wide":
+                page.evaluate(REFERENCE, [name, calls, 5])
+                found["reference"] = page.evaluate(REFERENCE, [name, calls, 41])
         page.evaluate(EDIT, 4)  # an even number: the first edit timed changes W1 again
         found["edit"] = page.evaluate(EDIT, 21)
         browser.close()
@@ -126,6 +169,12 @@ def markdown(found: dict[str, list[float]]) -> str:
     lines += [f"| {what} | {_time(median)} | {_time(least)} | "
               f"{'≤ ' + _time(target) if target else ''} |"
               for what, (median, least), target in rows]
+    (median, least), (base, fastest) = found["wide"], found["reference"]
+    lines += ["", f"The reference, the 64-wide example's matrix products as plain loops (i, j, "
+              f"then k) over Float64Array, took {_time(base)} (median) and {_time(fastest)} "
+              f"(fastest) in the same run: `values()` of that example takes "
+              f"{median / base:.2f} times the reference's median and {least / fastest:.2f} "
+              f"times its fastest."]
     return "\n".join(lines) + "\n"
 
 
