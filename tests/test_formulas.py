@@ -25,31 +25,35 @@ ROOT = Path(__file__).resolve().parents[1]
 ELEMENTWISE = [a for a in ACTIVATIONS if a != "softmax"]
 
 
-def small_networks():
+def small_networks() -> list[tuple[str, str, str, bool]]:
     """Every valid activation/loss/bias combination of a 2-2-2 network."""
-    for hidden, bias in itertools.product(ELEMENTWISE, (False, True)):
-        for output, loss in [*itertools.product(ELEMENTWISE, ("l2", "mse")),
-                             ("sigmoid", "bce"), ("softmax", "cross_entropy")]:
-            yield hidden, output, loss, bias
+    return [(hidden, output, loss, bias)
+            for hidden, bias in itertools.product(ELEMENTWISE, (False, True))
+            for output, loss in [*itertools.product(ELEMENTWISE, ("l2", "mse")),
+                                 ("sigmoid", "bce"), ("softmax", "cross_entropy")]]
 
 
-def test_every_small_network_with_several_samples_builds_its_page(tmp_path):
+def test_the_small_networks_are_every_combination_once():
+    assert len(set(small_networks())) == len(small_networks()) == 120
+
+
+# One test per network, so that pytest-xdist spreads the sweep over its workers.
+@pytest.mark.parametrize(("hidden", "output", "loss", "bias"), small_networks(),
+                         ids=lambda value: ("bias" if value else "no-bias")
+                         if isinstance(value, bool) else value)
+def test_every_small_network_with_several_samples_builds_its_page(tmp_path: Path, hidden: str,
+                                                                   output: str, loss: str,
+                                                                   bias: bool) -> None:
     X = np.array([[0.5, 0.1], [-0.2, 0.3]])
     weights = [np.array([[0.1, 0.2], [-0.3, 0.4]]), np.array([[0.5, -0.5], [0.25, 0.75]])]
     biases = [np.array([0.1, -0.1]), np.array([0.2, 0.05])]
-    built = 0
-    for hidden, output, loss, bias in small_networks():
-        Y = np.eye(2) if loss in ("bce", "cross_entropy") else np.array([[0.5, 0.75], [-0.25, 0.1]])
-        path = tmp_path / f"{hidden}-{output}-{loss}-{bias}.toml"
-        path.write_text(toml_example([2, 2, 2], [hidden, output], loss, bias, X, Y, weights,
-                                     biases))
-        files = example_pages(path)
-        page = files[f"examples/{path.stem}.md"]
-        assert "Cross-check: the loss expanded entry by entry" in page
-        assert "differentiates it with respect to each weight" in page, path.stem
-        assert "nan" not in page.lower().replace("operatorname", "")
-        built += 1
-    assert built == 120
+    Y = np.eye(2) if loss in ("bce", "cross_entropy") else np.array([[0.5, 0.75], [-0.25, 0.1]])
+    path = tmp_path / f"{hidden}-{output}-{loss}-{bias}.toml"
+    path.write_text(toml_example([2, 2, 2], [hidden, output], loss, bias, X, Y, weights, biases))
+    page = example_pages(path)[f"examples/{path.stem}.md"]
+    assert "Cross-check: the loss expanded entry by entry" in page
+    assert "differentiates it with respect to each weight" in page
+    assert "nan" not in page.lower().replace("operatorname", "")
 
 
 def test_element_wise_products_are_written_with_circ_and_parenthesised():
