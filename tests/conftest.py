@@ -21,6 +21,17 @@ from derive.site.build import build_site
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep a module's tests that share a module-scoped fixture (a browser, a built site, a wheel)
+    on one pytest-xdist worker (with `--dist loadgroup`), which then computes it once."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures and any(definitions[-1].scope == "module"
+                            for definitions in fixtures.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site of every examples/*.toml, built once per test session (do not modify it)."""
