@@ -38,11 +38,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(path.stem for path in (ROOT / "examples").glob("*.toml"))
 HIDDEN = ["linear", "relu", "leaky_relu", "sigmoid", "tanh"]
 OUTPUTS = {"l2": [*HIDDEN, "softmax"], "mse": [*HIDDEN, "softmax"], "bce": ["sigmoid"],
-           "cross_entropy": ["softmax"]}
+           "cross_entropy": ["softmax"], "hinge": ["linear", "tanh", "relu", "softmax"]}
+CLASSIFIERS = ("cross_entropy", "hinge")
 RANDOM_NETWORKS = 12
 """Random example files in the sweep's one site: each new architecture costs SymPy about a
 second in the build (their architectures follow their index, their sizes and numbers vary)."""
 RELATIVE = 1e-12
+CONDITIONING = 1e3
+"""How many times its own sensitivity to rounding a run's numbers may differ by: a long run of
+chaotic SGD turns a last-bit difference (an FMA in NumPy's BLAS) into many digits, as it turns
+one that moves the data by one unit in the last place."""
 DRAWS = {"init", "seed", "decimals", "bias_init"}
 """The keys of an example file's weights that draw the weights it does not give."""
 
@@ -102,11 +107,13 @@ def values_of(path: Path) -> dict | str:
     return json.loads(out.getvalue())
 
 
-def numbers(a: Any, b: Any) -> list[str]:
-    """Where two answer keys differ: keys, nesting and strings exactly, numbers to RELATIVE of
+def numbers(a: Any, b: Any, relative: float = RELATIVE) -> list[str]:
+    """Where two answer keys differ: keys, nesting and strings exactly, numbers to `relative` of
     the larger of the two and of the largest entry of the matrix they are in, or of the group of
-    matrices (a step's gradients, say) when they come as one: a sum that cancels to almost
-    nothing, such as a bias gradient of one entry, is as exact as its terms."""
+    matrices (a step's gradients or intermediates, say) when they come as one: a sum that
+    cancels to almost nothing, such as a bias gradient of one entry, is as exact as its terms,
+    and a product with a factor that cancels (1 − Z∘Z of a saturated tanh, where the two
+    runtimes' tanh may differ in the last bit) as exact as its other factor."""
     found: list[str] = []
 
     def walk(x: Any, y: Any, path: str, scale: float) -> None:
@@ -114,8 +121,9 @@ def numbers(a: Any, b: Any) -> list[str]:
             if not isinstance(x, dict) or list(x) != list(y):
                 found.append(f"{path}: keys {list(x) if isinstance(x, dict) else x} != {list(y)}")
                 return
-            group = all(isinstance(v, list) for v in y.values())
-            top = largest(list(y.values())) if group else 0.0
+            # A step's intermediates are one group even when they hold scalars (R, J).
+            matrices = [v for v in y.values() if isinstance(v, list)]
+            top = largest(matrices) if matrices else 0.0
             for key in y:
                 walk(x[key], y[key], f"{path}.{key}", top)
         elif isinstance(y, list):
@@ -126,13 +134,23 @@ def numbers(a: Any, b: Any) -> list[str]:
             for i, (u, v) in enumerate(zip(x, y)):
                 walk(u, v, f"{path}.{i}", top)
         elif isinstance(y, float | int) and not isinstance(y, bool) and isinstance(x, float | int):
-            if not math.isclose(x, y, rel_tol=RELATIVE, abs_tol=RELATIVE * scale + 1e-300):
+            if not math.isclose(x, y, rel_tol=relative, abs_tol=relative * scale + 1e-300):
                 found.append(f"{path}: {x!r} != {y!r}")
         elif x != y:
             found.append(f"{path}: {x!r} != {y!r}")
 
     walk(a, b, "", 0.0)
     return found
+
+
+def deviation(a: Any, b: Any) -> float:
+    """The smallest relative tolerance at which `numbers` finds a and b alike (by bisection of
+    its exponent, to a factor of 2)."""
+    low, high = -60, 0
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if not numbers(a, b, 2.0**middle) else (middle, high)
+    return 2.0**high
 
 
 def largest(nested: Any) -> float:
@@ -170,11 +188,12 @@ def left(requests: list[str]) -> list[str]:
 
 
 def answers(page: Any, documents: dict[str, dict], runs: list[tuple[str, dict]],
-            folder: Path) -> tuple[list, list]:
-    """Each run's answer key from the page's `values(edits)`, and from `derive values` of the
-    example file with the edits written in."""
+            folder: Path) -> tuple[list, list, list]:
+    """Each run's answer key from the page's `values(edits)`, from `derive values` of the
+    example file with the edits written in, and from `derive values` of that file with its data
+    moved by one unit in the last place (its sensitivity to rounding)."""
     got = page.evaluate(EVALUATE, runs)
-    expected, drawn = [], {}
+    expected, nudged, drawn = [], [], {}
     with pytest.MonkeyPatch.context() as patch:
         # The entry-by-entry cross-check of the loss does not change a number.
         patch.setattr(derive.worked, "expand", lambda derivation, example: None)
@@ -192,12 +211,18 @@ def answers(page: Any, documents: dict[str, dict], runs: list[tuple[str, dict]],
                 document = {**document, "weights": dict(weights)}
             path = folder / f"{name}-{i}" / f"{name}.toml"
             path.parent.mkdir(parents=True)
-            path.write_text(toml(edited(document, edits)))
+            written = edited(document, edits)
+            path.write_text(toml(written))
             key = values_of(path)
             if name in drawn and isinstance(key, dict):
                 key |= {field: drawn[name][field] for field in ("weights_drawn", "biases_drawn")}
             expected.append(key)
-    return got, expected
+            moved = folder / f"{name}-{i}-nudged" / f"{name}.toml"
+            moved.parent.mkdir(parents=True)
+            X = np.nextafter(np.asarray(written["data"]["X"], dtype=float), np.inf).tolist()
+            moved.write_text(toml({**written, "data": {**written["data"], "X": X}}))
+            nudged.append(values_of(moved))
+    return got, expected, nudged
 
 
 # Each hand calculation of the page as the page's script writes it for a run with edits, and
@@ -274,14 +299,29 @@ def hands_disagree(page: Any, runs: list[tuple[str, dict]], folder: Path,
     return found
 
 
-def disagreements(runs: list[tuple[str, dict]], got: list, expected: list) -> dict[str, list]:
-    """Where the page's answer keys differ from derive's (an error: its message)."""
+def disagreements(runs: list[tuple[str, dict]], got: list, expected: list,
+                  nudged: list) -> dict[str, list]:
+    """Where the page's answer keys differ from derive's (an error: its message): each step's
+    numbers to RELATIVE, or to CONDITIONING times the step's own sensitivity to rounding where
+    that is larger (the final numbers as the last step's)."""
     found = {}
-    for (name, edits), ours, theirs in zip(runs, got, expected):
+    for (name, edits), ours, theirs, moved in zip(runs, got, expected, nudged):
         if isinstance(theirs, str):
             differences = [] if ours == {"error": theirs} else [f"{ours} != {theirs!r}"]
-        else:
+        elif not isinstance(ours, dict) or not isinstance(moved, dict) or \
+                len(ours.get("steps", [])) != len(theirs["steps"]):
             differences = numbers(ours, theirs)
+        else:
+            tolerances = [max(RELATIVE, CONDITIONING * deviation(a, b))
+                          for a, b in zip(moved["steps"], theirs["steps"])]
+            differences = numbers({**ours, "steps": [], "final": None},
+                                  {**theirs, "steps": [], "final": None})
+            for index, (mine, step, tolerance) in enumerate(
+                    zip(ours["steps"], theirs["steps"], tolerances)):
+                differences += [f".steps.{index}{difference}"
+                                for difference in numbers(mine, step, tolerance)]
+            differences += [f".final{difference}" for difference in
+                            numbers(ours["final"], theirs["final"], tolerances[-1])]
         if differences:
             found[f"{name} {json.dumps(edits)}"] = differences[:5]
     return found
@@ -306,9 +346,13 @@ def matrix(rng: np.random.Generator, rows: int, columns: int,
     return (np.round(rng.uniform(-scale, scale, size=(rows, columns)), 2) + 0.0).tolist()
 
 
-def targets(rng: np.random.Generator, loss: str, samples: int, k: int) -> list:
-    """Targets the loss accepts: one-hot rows, entries in [0, 1], or any numbers."""
-    if loss == "cross_entropy":
+def targets(rng: np.random.Generator, loss: str, samples: int, k: int,
+            labels: bool = False) -> list:
+    """Targets the loss accepts: class labels, one-hot rows, entries in [0, 1], or any
+    numbers."""
+    if labels:
+        return rng.integers(0, k, size=samples).tolist()
+    if loss in CLASSIFIERS:
         rows = np.eye(k)[rng.integers(0, k, size=samples)].tolist()
     else:
         rows = np.abs(matrix(rng, samples, k)) if loss == "bce" else matrix(rng, samples, k)
@@ -321,8 +365,10 @@ def edits_of(rng: np.random.Generator, document: dict[str, Any]) -> dict[str, An
     network, data, weights = document["network"], document["data"], document["weights"]
     training = document.get("training", {})
     sizes, samples = network["sizes"], len(data["X"])
+    labels = network["loss"] in CLASSIFIERS and not isinstance(data["y"][0], list)
     choices: dict[str, Any] = {"X": lambda: matrix(rng, samples, sizes[0]),
-                               "y": lambda: targets(rng, network["loss"], samples, sizes[-1]),
+                               "y": lambda: targets(rng, network["loss"], samples, sizes[-1],
+                                                    labels),
                                "learning_rate": lambda: float(rng.choice([0.05, 0.1, 0.3]))}
     for layer in range(1, len(sizes)):
         choices[f"W{layer}"] = functools.partial(matrix, rng, sizes[layer], sizes[layer - 1])
@@ -339,16 +385,17 @@ def edits_of(rng: np.random.Generator, document: dict[str, Any]) -> dict[str, An
 
 
 def network(rng: np.random.Generator, index: int) -> dict[str, Any]:
-    """A random example file; by `index`, every loss, activation, depth, bias, leaky slope,
-    momentum (plain, dampened and Nesterov's) and weight decay, with random widths, numbers,
-    freezes, mini-batches and shuffling; too many parameters x samples to expand entry by
-    entry (its cross-check of softmax takes minutes, and changes no number)."""
+    """A random example file; by `index`, every loss, reduction, activation, depth, bias, leaky
+    slope, momentum (plain, dampened and Nesterov's), weight decay (of the biases too) and last
+    batch, class labels or target rows, with random widths, numbers, freezes, mini-batches and
+    shuffling; too many parameters x samples to expand entry by entry (its cross-check of
+    softmax takes minutes, and changes no number)."""
     loss = sorted(OUTPUTS)[index % len(OUTPUTS)]
     depth = 1 + index % 3
     activations = [HIDDEN[(index + j) % len(HIDDEN)] for j in range(depth - 1)]
     activations.append(OUTPUTS[loss][index // len(OUTPUTS) % len(OUTPUTS[loss])])
     sizes = rng.integers(1, 5, size=depth + 1).tolist()
-    if activations[-1] == "softmax":
+    if activations[-1] == "softmax" or loss == "hinge":
         sizes[-1] = max(sizes[-1], 2)
     bias = index % 4 < 2
     parameters = sum(sizes[l] * (sizes[l - 1] + bias) for l in range(1, depth + 1))
@@ -360,11 +407,14 @@ def network(rng: np.random.Generator, index: int) -> dict[str, Any]:
         weights[f"W{l}"] = matrix(rng, sizes[l], sizes[l - 1])
         if bias:
             weights[f"b{l}"] = matrix(rng, 1, sizes[l], 0.5)[0]
+    decay = 0.01 if index % 5 < 2 else 0.0
     return {
         "network": {"sizes": sizes, "activations": activations, "loss": loss, "bias": bias,
-                    "leaky_slope": 0.2 if index % 2 else 0.01},
+                    "leaky_slope": 0.2 if index % 2 else 0.01,
+                    "reduction": ("mean", "sum", "batchmean")[index % 3]},
         "data": {"X": matrix(rng, samples, sizes[0], 2.0),
-                 "y": targets(rng, loss, samples, sizes[-1])},
+                 "y": targets(rng, loss, samples, sizes[-1],
+                              labels=loss in CLASSIFIERS and index % 2 == 0)},
         "weights": weights,
         "training": {"learning_rate": float(rng.choice([0.1, 0.5])),
                      "steps": int(rng.integers(1, 5)),
@@ -375,7 +425,9 @@ def network(rng: np.random.Generator, index: int) -> dict[str, Any]:
                      # torch.optim.SGD's options of momentum, in turn: none, dampening, Nesterov.
                      "dampening": 0.3 if index % 9 == 3 else 0.0,
                      "nesterov": index % 9 == 6,
-                     "weight_decay": 0.01 if index % 5 < 2 else 0.0},
+                     "weight_decay": decay,
+                     "decay_biases": bool(bias and decay and index % 2),
+                     "last_batch": ("wrap", "partial", "drop")[index // 2 % 3]},
     }
 
 
@@ -401,10 +453,22 @@ def test_every_shipped_example_trains_again_with_random_edits_as_derive_values_d
     runs = [(name, edits_of(rng, document)) for name, document in SHIPPED_DOCUMENTS.items()]
     runs += [(name, {}) for name in SHIPPED]
     folder = tmp_path_factory.mktemp("e")
-    got, expected = answers(site_page[0], SHIPPED_DOCUMENTS, runs, folder)
-    assert disagreements(runs, got, expected) == {}
+    got, expected, nudged = answers(site_page[0], SHIPPED_DOCUMENTS, runs, folder)
+    assert disagreements(runs, got, expected, nudged) == {}
     assert hands_disagree(site_page[0], runs, folder, expected) == {}
     assert left(chromium[1]) == []
+
+
+def test_a_hinge_margin_on_its_kink_is_flagged_as_derive_values_flags_it(site_page,
+                                                                       tmp_path_factory):
+    edits = {"W1": [[0.08, 0.82, -0.36], [0.88, -0.3, -0.14], [0.15, 0.05, 0.65]],
+             "y": [1, 2, 1], "learning_rate": 0.1}
+    runs = [("cs231n-svm", edits)]
+    got, expected, nudged = answers(site_page[0], SHIPPED_DOCUMENTS, runs,
+                                    tmp_path_factory.mktemp("e"))
+    flagged = [step["near_kinks"] for step in expected[0]["steps"] if "near_kinks" in step]
+    assert flagged and all(k["quantity"] == "intermediates.M" for k in flagged[0])
+    assert disagreements(runs, got, expected, nudged) == {}
 
 
 def test_a_run_that_stops_being_finite_is_the_error_derive_values_gives(site_page,
@@ -412,7 +476,7 @@ def test_a_run_that_stops_being_finite_is_the_error_derive_values_gives(site_pag
     runs = [("seed", {"X": [[1e200, 1e200], [0.2, 0.05], [-0.75, 0.8], [0.2, -0.05]]}),
             ("tanh-momentum", {"learning_rate": 1e6}),
             ("seed", {"W1": [[0.6, 0.01, 0.3]]}), ("seed", {"learning_rate": -1.0})]
-    got, expected = answers(site_page[0], SHIPPED_DOCUMENTS, runs[:2],
+    got, expected, _ = answers(site_page[0], SHIPPED_DOCUMENTS, runs[:2],
                             tmp_path_factory.mktemp("e"))
     assert got[0] == {"error": expected[0]} == {
         "error": "seed.toml: training: step 1: the loss is inf; lower training.learning_rate "
@@ -440,10 +504,10 @@ def test_random_networks_train_again_in_the_page_as_derive_values_does(chromium,
     with serve(site) as base:
         page = new_page(chromium)
         page.goto(base, wait_until="load")
-        got, expected = answers(page, documents, runs, folder / "edited")
+        got, expected, nudged = answers(page, documents, runs, folder / "edited")
         hands = hands_disagree(page, runs, folder / "edited", expected)
         page.close()
-    assert disagreements(runs, got, expected) == {}
+    assert disagreements(runs, got, expected, nudged) == {}
     assert hands == {}
     assert left(chromium[1]) == []
 

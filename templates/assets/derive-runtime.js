@@ -513,7 +513,7 @@
         ...(Object.keys(made.velocity).length ? { velocity: listing.velocity } : {}),
         updated: listing.updated,
         intermediates: listing.intermediates,
-        ...nearKinks(spec, step, X, parameters, all),
+        ...nearKinks(spec, step, X, Y, parameters, all),
       });
       states.push({ inputs, parameters, previous: velocity, all, made });
       [parameters, velocity] = [made.updated, made.velocity];
@@ -684,11 +684,12 @@
     return Number.isNaN(x) ? "nan" : x === Infinity ? "inf" : x === -Infinity ? "-inf" : String(x);
   }
 
-  /* The relu-like pre-activations within rounding of their kink (derive/verify/kinks.py): |S|
-   * at most n·ε·(|W| |Z| + |b|), n the fan-in plus the bias, and that bound above 0. The bound
-   * is summed only where a cheaper one above it, n·ε·(Σ_k |W_ik| · max_k |Z_kj| + |b_i|),
-   * leaves S in reach: that is rare, and the product |W| |Z| would cost as much as S. */
-  function nearKinks(spec, step, X, parameters, values) {
+  /* The relu-like pre-activations and hinge margins within rounding of their kink
+   * (derive/verify/kinks.py): |S| at most n·ε·(|W| |Z| + |b|), n the fan-in plus the bias, and
+   * that bound above 0. The bound is summed only where a cheaper one above it,
+   * n·ε·(Σ_k |W_ik| · max_k |Z_kj| + |b_i|), leaves S in reach: that is rare, and the product
+   * |W| |Z| would cost as much as S. */
+  function nearKinks(spec, step, X, Y, parameters, values) {
     if (step < spec.kinks_from) return {};
     const found = [];
     for (const layer of spec.kinked) {
@@ -724,7 +725,52 @@
         }
       }
     }
+    if (spec.network.loss === "hinge") {
+      found.push(...nearMargins(spec, X, Y, parameters, values));
+    }
     return found.length ? { near_kinks: found } : {};
+  }
+
+  /* The hinge margins M = ŷ_j − ŷ_c + 1 within rounding of 0: their own two roundings,
+   * 2ε(|ŷ_j| + |ŷ_c| + 1), plus the rounding bounds of the two scores' sums (none below a
+   * softmax), as derive/verify/kinks.py bounds them. */
+  function nearMargins(spec, X, Y, parameters, values) {
+    const depth = spec.network.sizes.length - 1;
+    const scores = values[`Z${depth}`], M = values.M, k = M.rows, columns = M.cols;
+    const softmax = spec.answer.network.activations[depth - 1] === "softmax";
+    const rounding = softmax ? new Float64Array(k * columns) : sumBounds(
+      depth === 1 ? X : values[`Z${depth - 1}`], parameters[`W${depth}`], parameters[`b${depth}`]);
+    const found = [];
+    for (let j = 0; j < columns; j++) {
+      let truth = 0, truthRounding = 0;
+      for (let c = 0; c < k; c++) {
+        truth += Y.data[c * columns + j] * scores.data[c * columns + j];
+        truthRounding += Y.data[c * columns + j] * rounding[c * columns + j];
+      }
+      for (let i = 0; i < k; i++) {
+        const own = 2 * EPS * (Math.abs(scores.data[i * columns + j]) + Math.abs(truth) + 1);
+        const bound = own + rounding[i * columns + j] + truthRounding;
+        const value = M.data[i * columns + j];
+        if (Math.abs(value) <= bound && bound > 0) found.push({ i, j, value, bound });
+      }
+    }
+    found.sort((a, b) => a.i - b.i || a.j - b.j);
+    return found.map(({ i, j, value, bound }) =>
+      ({ quantity: "intermediates.M", entry: [i, j], value, bound }));
+  }
+
+  /* n·ε·(|W| |Z| + |b|) of every entry of S = W Z + b, n the fan-in plus the bias. */
+  function sumBounds(Z, W, b) {
+    const n = W.cols, columns = Z.cols, factor = (n + 1) * EPS;
+    const out = new Float64Array(W.rows * columns), w = W.data, z = Z.data;
+    for (let i = 0; i < W.rows; i++) {
+      for (let j = 0; j < columns; j++) {
+        let total = 0;
+        for (let t = 0; t < n; t++) total += Math.abs(w[i * n + t]) * Math.abs(z[t * columns + j]);
+        out[i * columns + j] = factor * (total + (b ? Math.abs(b.data[i]) : 0));
+      }
+    }
+    return out;
   }
 
   /* ---- Marking a reader's numbers ----
