@@ -125,8 +125,9 @@ function copy(text, button, label) {
  * examples/NAME.js registered its chain rule with derive-runtime.js), a panel of inputs holds
  * the example file's numbers. Each edit trains the example again in the page, and every element
  * with data-derive-quantity whose value changed gets its new value (data-derive-value) and its
- * TeX at the page's precision, typeset again on its own. The edits live in the address
- * (#edits=...), so a reload or a shared link shows the same numbers; reset restores the file's.
+ * TeX at the page's precision, typeset again on its own, and the warning of pre-activations
+ * within rounding of a kink lists the edited run's. The edits live in the address (#edits=...),
+ * so a reload or a shared link shows the same numbers; reset restores the file's.
  */
 const EDITS = "#edits=";
 const LABELS = { X: "X, a row per sample", y: "y, a row per sample",
@@ -155,6 +156,9 @@ function startLivePage() {
     edgesShown: new Map(), curve: document.querySelector(`img[src$="/${example.name}-loss.svg"]`),
   };
   page.curveOriginal = page.curve && { src: page.curve.src, alt: page.curve.alt };
+  const kinks = document.querySelector(".derive-kinks");
+  page.kinks = kinks && { box: kinks, hidden: kinks.hidden, list: kinks.querySelector("ul"),
+                          shown: null, live: null };
   buildPanel(page);
   derive.page = { example: example.name, edits: {}, settled: Promise.resolve(),
                   update: () => update(page), reset: () => reset(page) };
@@ -278,6 +282,7 @@ function update(page) {
   }
   showError(page, "");
   recheck(page);
+  showKinks(page, run.values);
   const changes = [];
   for (const node of page.elements) {
     const value = run.quantity(node.dataset.deriveQuantity, Number(node.dataset.deriveStep || 0));
@@ -312,6 +317,7 @@ function reset(page) {
   derive.page.edits = {};
   showError(page, "");
   recheck(page);
+  showKinks(page, null);
   document.body.classList.remove("derive-edited");
   const changes = [];
   for (const node of page.elements) {
@@ -342,6 +348,55 @@ function writeEdge(page, edge, number) {
   if (edge.hasAttribute("aria-label")) {
     edge.setAttribute("aria-label", titled(edge.getAttribute("aria-label")));
   }
+}
+
+/* The warning "Within rounding of a kink" (example.md.j2) with the near kinks of `values`, an
+ * answer key as `derive values` writes it, listed as derive/present/view.py writes them, and
+ * hidden when there are none; with null, the example file's, as the page was built. */
+function showKinks(page, values) {
+  const kinks = page.kinks;
+  if (!kinks) return;
+  const found = values && values.steps.flatMap((step, i) => (step.near_kinks || []).map((k) => [
+    `step ${i + 1}: `, `${kinkEntry(k.quantity, k.entry)} = ${scientific(k.value, 2)}`,
+    scientific(k.bound)]));
+  const text = JSON.stringify(found);
+  if (text === kinks.shown) return;
+  kinks.shown = text;
+  const old = kinks.live;
+  const math = (tex) => element("span", { className: "arithmatex", textContent: `\\(${tex}\\)` });
+  kinks.live = found && found.length ? element("ul", {}, found.map(([step, entry, bound]) =>
+    element("li", {}, [step, math(entry), ", rounding error up to ", math(bound)]))) : null;
+  if (old) old.remove();
+  if (kinks.live) kinks.box.querySelector(".admonition").append(kinks.live);
+  if (kinks.list) kinks.list.hidden = Boolean(found);
+  kinks.box.hidden = found ? !found.length : kinks.hidden;
+  const maths = kinks.live ? [...kinks.live.querySelectorAll(".arithmatex")] : [];
+  typesetQueue = typesetQueue.then(() => {
+    if (old) MathJax.typesetClear([...old.querySelectorAll(".arithmatex")]);
+    return maths.length ? MathJax.typesetPromise(maths) : null;
+  });
+}
+
+/* An entry of a pre-activation or of the hinge margins (a dotted path of a step's values, its
+ * row and column from 0) as derive/present/notation.py's `entry` writes it: S^{[1]}_{1,2},
+ * M_{2,3}. */
+function kinkEntry(quantity, [row, column]) {
+  const name = quantity.split(".").pop(), layered = name.match(/^([A-Za-z]+)(\d+)$/);
+  const base = layered ? `${layered[1]}^{[${layered[2]}]}` : name;
+  return `${base}_{${row + 1},${column + 1}}`;
+}
+
+/* derive/present/latex.py's `scientific`: a number as TeX in scientific notation with `digits`
+ * decimals, 1.0 \times 10^{-5} (0 as 0), by the same steps (a power of ten as Python's
+ * 10 ** exponent, the nearest double). */
+function scientific(value, digits = 1) {
+  if (value === 0) return "0";
+  let exponent = Math.floor(Math.log10(Math.abs(value)));
+  let mantissa = value / Number(`1e${exponent}`);
+  if (Number(fixed(Math.abs(mantissa), digits)) >= 10) {
+    [mantissa, exponent] = [mantissa / 10, exponent + 1];
+  }
+  return `${fixed(mantissa, digits)} \\times 10^{${exponent}}`;
 }
 
 function showError(page, message) {
