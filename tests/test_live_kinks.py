@@ -136,7 +136,8 @@ def reset(page: Any) -> dict[str, Any]:
 def test_scientific_in_the_page_is_pythons(served):
     rng = np.random.default_rng(19)
     values = [0.0, -0.0, 1.0, -1.0, 0.125, 1.25, 125.0, -1.25e-16, 9.95, 9.995, 9.9999, 0.5e-16,
-              5.551115123125783e-17, 2.220446049250313e-16, 1e-300, 1e300, -7.5e250]
+              5.551115123125783e-17, 2.220446049250313e-16, 1e-300, 1e300, -7.5e250,
+              5e-324, -1e-320, 2.2250738585072014e-308, 1e-310]
     values += [float(np.nextafter(10.0 ** k, side)) for k in range(-300, 301, 23)
                for side in (0.0, np.inf)]
     values += [float(10.0 ** k) for k in range(-300, 301, 13)]

@@ -117,7 +117,10 @@ def scientific(value: float, digits: int = 1) -> str:
     if value == 0:
         return "0"
     exponent = math.floor(math.log10(abs(value)))
-    mantissa = value / 10 ** exponent
+    if exponent < -300:  # 10^exponent would underflow (a subnormal value): scale in two steps
+        mantissa = value * 1e300 / 10 ** (exponent + 300)
+    else:
+        mantissa = value / 10 ** exponent
     if round(abs(mantissa), digits) >= 10:
         mantissa, exponent = mantissa / 10, exponent + 1
     return rf"{mantissa:.{digits}f} \times 10^{{{exponent}}}"

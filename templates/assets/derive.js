@@ -392,7 +392,9 @@ function kinkEntry(quantity, [row, column]) {
 function scientific(value, digits = 1) {
   if (value === 0) return "0";
   let exponent = Math.floor(Math.log10(Math.abs(value)));
-  let mantissa = value / Number(`1e${exponent}`);
+  // Below 1e-300, 10^exponent would underflow (a subnormal value): scale in two steps.
+  let mantissa = exponent < -300 ? value * 1e300 / Number(`1e${exponent + 300}`)
+    : value / Number(`1e${exponent}`);
   if (Number(fixed(Math.abs(mantissa), digits)) >= 10) {
     [mantissa, exponent] = [mantissa / 10, exponent + 1];
   }
