@@ -16,9 +16,17 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ["DERIVE_CACHE_DIR"] = os.path.join(os.environ["DERIVE_CACHE_DIR"],
                                                   os.environ["PYTEST_XDIST_WORKER"])
 
+from hypothesis import settings
+
 from derive.site.build import build_site
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# CI draws hypothesis' examples from a fixed seed, so a run on a clean checkout repeats the last
+# one; a developer's run draws fresh examples each time (and keeps any that fail).
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
