@@ -153,8 +153,9 @@ INSPECT_PAGE = """async () => {
       const before = getComputedStyle(g, "::before").content;
       return before === "none" || before === "normal";
     }).length,
+    // A formula in a block the page keeps hidden until an edit needs it has no width.
     empty: [...document.querySelectorAll("mjx-container")]
-      .filter((c) => c.getBoundingClientRect().width === 0).length,
+      .filter((c) => !c.closest("[hidden]") && c.getBoundingClientRect().width === 0).length,
     fonts: faces.filter((face) => face.status === "loaded").length,
     fontErrors: faces.filter((face) => face.status === "error").length,
     overflow: math.filter((el) => visibleRight(el) > column.right + 1).length,
