@@ -39,30 +39,36 @@ WIDE = example_file("64 wide, three layers", [64, 64, 64, 10], ["relu", "tanh", 
 TARGETS = {"seed": 1e-3, "wide": 20e-3, "edit": 0.3}
 """The longest each measurement may take: the page must answer while the reader types."""
 
-# The median and the least seconds of one call of `run` over `batches` batches of `calls` calls;
-# `mark` marks a dL/dW1 wrong in every entry, so that every mistake of the catalogue is tried.
-TIME = """async ([name, what, calls, batches]) => {
+# The median and the least seconds of one call of `run` over `batches` batches of `calls` calls.
+TIMED = """
+  const timed = (run, calls, batches) => {
+    const times = [];
+    for (let b = 0; b < batches; b++) {
+      const start = performance.now();
+      for (let i = 0; i < calls; i++) run();
+      times.push((performance.now() - start) / calls / 1000);
+    }
+    times.sort((x, y) => x - y);
+    return [times[Math.floor(times.length / 2)], times[0]];
+  };"""
+
+# `values()` or `mark()` timed; `mark` marks a dL/dW1 wrong in every entry, so that every
+# mistake of the catalogue is tried.
+TIME = """async ([name, what, calls, batches]) => {""" + TIMED + """
   const example = derive.example(name);
   const wrong = example.values({}).steps[0].gradients.W1.map((row) => row.map((x) => x + 1));
   const run = {
     values: () => example.values({}),
     mark: () => example.mark({step: 1, quantity: "gradients.W1", entered: wrong}),
   }[what];
-  const times = [];
-  for (let b = 0; b < batches; b++) {
-    const start = performance.now();
-    for (let i = 0; i < calls; i++) run();
-    times.push((performance.now() - start) / calls / 1000);
-  }
-  times.sort((x, y) => x - y);
-  return [times[Math.floor(times.length / 2)], times[0]];
+  return timed(run, calls, batches);
 }"""
 
 # The median and the least seconds of a reference for the example's `values()`: the matrix
 # products of its run (each step's forward and backward pass, and the final loss's forward pass)
 # as the plainest loops over Float64Array, i, j, then k, with nothing else. Measured in the same
 # run, it gives the machine's speed at that moment: on a busy machine both slow down alike.
-REFERENCE = """async ([name, calls, batches]) => {
+REFERENCE = """async ([name, calls, batches]) => {""" + TIMED + """
   const spec = derive.examples[name], sizes = spec.network.sizes;
   const shapes = [];
   const forward = (N) => sizes.slice(1).forEach((n, l) => shapes.push([n, sizes[l], N]));
@@ -87,14 +93,7 @@ REFERENCE = """async ([name, calls, batches]) => {
       }
     }
   });
-  const times = [];
-  for (let b = 0; b < batches; b++) {
-    const start = performance.now();
-    for (let i = 0; i < calls; i++) run();
-    times.push((performance.now() - start) / calls / 1000);
-  }
-  times.sort((x, y) => x - y);
-  return [times[Math.floor(times.length / 2)], times[0]];
+  return timed(run, calls, batches);
 }"""
 
 # The median and the least seconds from one edit of W1's first entry to the page showing every
@@ -170,11 +169,11 @@ def markdown(found: dict[str, list[float]]) -> str:
               f"{'≤ ' + _time(target) if target else ''} |"
               for what, (median, least), target in rows]
     (median, least), (base, fastest) = found["wide"], found["reference"]
-    lines += ["", f"The reference, the 64-wide example's matrix products as plain loops (i, j, "
-              f"then k) over Float64Array, took {_time(base)} (median) and {_time(fastest)} "
-              f"(fastest) in the same run: `values()` of that example takes "
-              f"{median / base:.2f} times the reference's median and {least / fastest:.2f} "
-              f"times its fastest."]
+    lines += ["", (f"The reference, the 64-wide example's matrix products as plain loops (i, j, "
+                   f"then k) over Float64Array, took {_time(base)} (median) and {_time(fastest)} "
+                   f"(fastest) in the same run: `values()` of that example takes "
+                   f"{median / base:.2f} times the reference's median and "
+                   f"{least / fastest:.2f} times its fastest.")]
     return "\n".join(lines) + "\n"
 
 

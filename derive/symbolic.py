@@ -258,7 +258,7 @@ def _forward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol, 
         forward.append(Definition(layer.Z(), layer.activate(layer.S())))
         Z_prev = layer.Z()
     if loss_name == "hinge":
-        forward.append(Definition(_MARGINS(*Y.shape), _margins(Y, Z_prev)))
+        forward.append(Definition(_margins_symbol(*Y.shape), _margins(Y, Z_prev)))
     loss = Symbol("L")
     forward.append(Definition(loss, _loss(loss_name, Y, Z_prev, layers[-1].S(), divisor)))
     if penalty is not None:
@@ -268,7 +268,7 @@ def _forward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, N: Symbol, 
     return tuple(forward)
 
 
-def _MARGINS(k: Symbol, N: Symbol) -> MatrixSymbol:
+def _margins_symbol(k: Symbol, N: Symbol) -> MatrixSymbol:
     """M, the hinge loss's margins s_j − s_y + 1 of every class j of every sample."""
     return MatrixSymbol("M", k, N)
 
@@ -299,7 +299,7 @@ def _backward(layers: list[_Layer], X: MatrixSymbol, Y: MatrixSymbol, divisor: s
     if shortcut:
         backward = [Definition(MatrixSymbol(f"delta{last.index}", k, N),
                                (last.Z() - Y) / divisor)]
-    elif loss.expr.has(_MARGINS(k, N)):
+    elif loss.expr.has(_margins_symbol(k, N)):
         backward = _hinge_backward(last, Y, divisor, loss, forward)
     else:
         backward = [Definition(MatrixSymbol(f"G{last.index}", last.width, N),
@@ -332,7 +332,7 @@ def _hinge_backward(last: _Layer, Y: MatrixSymbol, divisor: sympy.Basic, loss: D
     so it differentiates with a symbol standing for it, which is then put back.
     """
     k, N = Y.shape
-    margins = _MARGINS(k, N)
+    margins = _margins_symbol(k, N)
     others = MatrixSymbol("_others", k, N)
     upstream = vjp(_hinge(others, margins, divisor), margins).xreplace(
         {others: sympy.OneMatrix(k, N) - Y})
@@ -374,7 +374,7 @@ def _loss(name: str, Y: MatrixSymbol, output: sympy.Basic, logits: MatrixSymbol,
     if name == "cross_entropy":
         return -Trace(Y.T * LogSoftmax(logits)) / divisor
     if name == "hinge":
-        return _hinge(sympy.OneMatrix(*Y.shape) - Y, _MARGINS(*Y.shape), divisor)
+        return _hinge(sympy.OneMatrix(*Y.shape) - Y, _margins_symbol(*Y.shape), divisor)
     x = sympy.Dummy("x")
     log = logits.applyfunc(Lambda(x, log_sigmoid(x)))
     log1m = logits.applyfunc(Lambda(x, log_sigmoid(-x)))

@@ -613,7 +613,7 @@ def diagram_edges(example: Any) -> list[list[str]]:
     svg = network_diagram(example, DEFAULTS)
     return [[html.unescape(text), html.unescape(title)] for title, text in re.findall(
         r'<g class="edge[^>]*>\n<title>(.*?)</title>.*?<text class="weight"[^>]*>(.*?)</text>',
-        svg, re.S)]
+        svg, re.DOTALL)]
 
 
 def lookup(key: dict[str, Any], quantity: str, step: int) -> Any:

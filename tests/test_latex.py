@@ -134,9 +134,9 @@ def test_a_variants_documents_compile(tmp_path):
 CONVENTIONS = {
     "nesterov-decayed-biases": ('loss = "l2"\nreduction = "sum"\nbias = true',
                                 'y = [[1, 0], [0, 1], [1, 1]]',
-                                "weight_decay = 0.1\ndecay_biases = true\nmomentum = 0.5\n"
-                                "nesterov = true\nfreeze = [\"b1\"]\nbatch_size = 2\n"
-                                'last_batch = "partial"'),
+                                ("weight_decay = 0.1\ndecay_biases = true\nmomentum = 0.5\n"
+                                 "nesterov = true\nfreeze = [\"b1\"]\nbatch_size = 2\n"
+                                 'last_batch = "partial"')),
     "dampened-hinge-labels": ('loss = "hinge"\nbias = true', "y = [0, 1, 1]",
                               'momentum = 0.9\ndampening = 0.3\nbatch_size = 2\nlast_batch = "drop"'),
 }
