@@ -15,6 +15,11 @@ os.environ.setdefault("DERIVE_CACHE_DIR", tempfile.mkdtemp(prefix="derive-test-c
 if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ["DERIVE_CACHE_DIR"] = os.path.join(os.environ["DERIVE_CACHE_DIR"],
                                                   os.environ["PYTEST_XDIST_WORKER"])
+    # A worker per core: BLAS and OpenMP threads of their own (the processes a worker starts
+    # too) would only wait on each other's cores, spinning. Tests of derive's own thread limits
+    # raise them where they need to.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
 
 from hypothesis import settings
 

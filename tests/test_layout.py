@@ -74,10 +74,12 @@ INSPECT = """async () => {
   while (!block.matches("div.arithmatex")) block = block.nextElementSibling;
   const cells = [...block.querySelector("mjx-mtr").children];
   const [definition, entries] = [cells[1], cells.at(-1)].map((c) => c.getBoundingClientRect());
+  // The page's own button beside it, at the end of the text (beside the copy button, its
+  // insertion would restyle the whole page).
   const button = document.querySelector("button.derive-copy");
   const plain = document.createElement("button");
   plain.textContent = button.textContent;
-  button.after(plain);
+  document.querySelector("article, [role=main]").append(plain);
   const look = (el) => Object.fromEntries(["backgroundColor", "borderTopStyle", "borderTopWidth",
     "fontWeight", "fontSize", "paddingLeft"].map((name) => [name, style(el)[name]]));
   const looks = {copy: look(button), plain: look(plain)};
@@ -126,7 +128,9 @@ def seen(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
                 with serve(site) as base:
                     for example in EXAMPLES:
                         open_typeset(page, f"{base}examples/{example}/")
-                        for width in WIDTHS:
+                        # From the width it loaded at outwards: one resize fewer per page.
+                        loaded = page.viewport_size["width"]
+                        for width in sorted(WIDTHS, key=lambda width: abs(width - loaded)):
                             page.set_viewport_size({"width": width, "height": 900})
                             page.evaluate(SETTLED)
                             found[theme, example, width] = page.evaluate(INSPECT)
