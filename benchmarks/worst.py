@@ -174,7 +174,7 @@ def write(shape: Shape, path: Path) -> Path:
 
 
 def _rows(matrix: np.ndarray) -> str:
-    return "[" + ",".join("[" + ",".join(f"{v:g}" for v in row) + "]" for row in matrix) + "]"
+    return json.dumps(matrix.tolist(), separators=(",", ":"))
 
 
 def timed(command: list[str], folder: Path, cache: Path) -> tuple[float, float, int, int]:

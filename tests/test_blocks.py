@@ -1,6 +1,7 @@
 """`derive` blocks in hand-written pages: replaced by the example page's own numbers and
 formulas; a wrong block is an error naming the page and the block's line."""
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,18 @@ from derive.site.blocks import embed
 from derive.worked import worked_example
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = worked_example(ROOT / "examples" / "seed.toml")
+
+
+@functools.cache
+def seed():
+    """The seed worked out once, when a test first needs it (not while every worker collects)."""
+    return worked_example(ROOT / "examples" / "seed.toml")
 
 
 def examples(written: str):
     if written != "examples/seed.toml":
         raise DeriveError("examples/none.toml: file: no such file")
-    return SEED
+    return seed()
 
 
 def block(*lines: str) -> str:
@@ -25,7 +31,7 @@ def block(*lines: str) -> str:
 
 def test_a_block_becomes_the_quantity_the_example_page_shows():
     page = embed(block('example = "examples/seed.toml"', 'show = "dL_dW2"'), "notes.md", examples)
-    values = " & ".join(f"{v:.4f}" for v in SEED.steps[0].gradients["W2"].ravel())
+    values = " & ".join(f"{v:.4f}" for v in seed().steps[0].gradients["W2"].ravel())
     assert page == ("Before.\n\n$$\n\\frac{\\partial L}{\\partial W^{[2]}} = "
                     f"\\begin{{bmatrix}}{values}\\end{{bmatrix}} \\in \\mathbb{{R}}^{{1 \\times 3}}\n$$"
                     "\n\n\nAfter.\n")
@@ -35,7 +41,7 @@ def test_forms_steps_precision_and_the_updated_weights():
     both = embed(block('example = "examples/seed.toml"', 'show = "delta1"', "step = 2",
                        'form = "both"', "precision = 2"), "notes.md", examples)
     assert r"\delta^{[1]} = \operatorname{step}\left(S^{[1]}\right) \circ G^{[1]} \\ " in both
-    assert f"{SEED.steps[1].values['delta1'][0, 0]:.2f}" in both
+    assert f"{seed().steps[1].values['delta1'][0, 0]:.2f}" in both
     formula = embed(block('example = "examples/seed.toml"', 'show = "L"', 'form = "formula"'),
                     "notes.md", examples)
     assert "L = " in formula and "bmatrix" not in formula
@@ -74,10 +80,10 @@ def test_an_unclosed_block_is_an_error():
 def test_the_sites_precision_applies_unless_the_block_sets_its_own():
     site = embed(block('example = "examples/seed.toml"', 'show = "L"'), "n.md", examples,
                  precision=6)
-    assert f"L = {SEED.steps[0].loss:.6f}" in site
+    assert f"L = {seed().steps[0].loss:.6f}" in site
     own = embed(block('example = "examples/seed.toml"', 'show = "L"', "precision = 2"), "n.md",
                 examples, precision=6)
-    assert f"L = {SEED.steps[0].loss:.2f}\n" in own
+    assert f"L = {seed().steps[0].loss:.2f}\n" in own
 
 
 def test_an_updated_weight_has_its_update_as_formula():
