@@ -29,7 +29,7 @@ import sympy
 from sympy import Lambda, MatrixSymbol, Symbol
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .compile.compiled import compile_derivation
+from .compile.compiled import compile_intermediates
 from .errors import DeriveError
 from .ops import ELEMENTWISE, LogSoftmax
 from .present import notation
@@ -145,7 +145,7 @@ def _mistaken_step(worked: WorkedExample, mistake: Mistake, step: int) -> dict[s
         columns = list(true.samples)
         extra = [rate] if isinstance(derivation, WithRate) else []
         with np.errstate(all="ignore"):
-            results = compile_derivation(derivation).intermediates(
+            results = compile_intermediates(derivation)(
                 example.X[:, columns], example.Y[:, columns],
                 *arguments(example, true.parameters), *extra)
         values = {d.symbol.name: np.asarray(r, dtype=float)

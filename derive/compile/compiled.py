@@ -42,11 +42,7 @@ def compile_derivation(derivation: Derivation) -> Compiled:
         "gradients": function_source(derivation, derivation.gradients, per_block=True),
         "loss": function_source(derivation, derivation.loss, per_block=False),
     }
-    name = (f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name} "
-            f"({derivation.reduction}); "
-            f"bias={derivation.bias}; leaky slope {derivation.leaky_slope}; "
-            f"weight decay={derivation.penalty is not None}>")
-    functions = code_cache.load(module_source(derivation, sources), name)
+    functions = code_cache.load(module_source(derivation, sources), _name(derivation))
     loss, kernel = functions["loss"], functions["gradients"]
     if derivation.penalty is None:
         gradients = runtime.blocked(kernel, bias=derivation.bias)
@@ -56,3 +52,21 @@ def compile_derivation(derivation: Derivation) -> Compiled:
             return kernel(X, Y, *arguments, X.shape[1])
     return Compiled(derivation, functions["intermediates"], gradients,
                     lambda *arguments: float(loss(*arguments)), sources["gradients"])
+
+
+@cache
+def compile_intermediates(derivation: Derivation) -> Callable:
+    """Just the lambdified `intermediates` of `compile_derivation`: all that evaluating a
+    derivation once needs (a catalogued mistake's), for a third of the printing."""
+    source = function_source(derivation, [d.symbol for d in derivation.definitions],
+                             per_block=False)
+    module = module_source(derivation, {"intermediates": source})
+    return code_cache.load(module, _name(derivation))["intermediates"]
+
+
+def _name(derivation: Derivation) -> str:
+    """The generated module's name in tracebacks: the derivation it is the code of."""
+    return (f"<derive: {', '.join(derivation.activations)}; {derivation.loss_name} "
+            f"({derivation.reduction}); "
+            f"bias={derivation.bias}; leaky slope {derivation.leaky_slope}; "
+            f"weight decay={derivation.penalty is not None}>")

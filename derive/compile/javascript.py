@@ -8,7 +8,9 @@ sums and element-wise maps are calls into it. Nothing here is written per archit
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from functools import cache
+from types import MappingProxyType
 
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
@@ -181,7 +183,7 @@ def chain(derivation: Derivation, outputs: Sequence[sympy.Basic] | None = None,
     come with the arguments, computed elsewhere (see `mistaken_chain`). The result holds every
     definition printed, by name.
     """
-    lines = _lines(derivation, outputs or [d.symbol for d in derivation.definitions])
+    lines = _lines(derivation, tuple(outputs or (d.symbol for d in derivation.definitions)))
     printed = [name for name in lines if name not in known]
     names = [*_arguments(derivation), *(name for name in lines if name in known)]
     return "\n".join([f"({RUNTIME}, {{{', '.join(names)}}}, given = {{}}) => {{",
@@ -193,9 +195,9 @@ def mistaken_chain(right: Derivation, mistaken: Derivation) -> str:
     """The chain of `mistaken`, a rewrite of `right`, printing only the definitions whose line
     differs from `right`'s or that use one that does: the others come with the arguments, as
     `right`'s chain computed them, so a page carries each mistake in a few lines."""
-    before = _lines(right, [d.symbol for d in right.definitions])
+    before = _lines(right, tuple(d.symbol for d in right.definitions))
     uses, changed = depends(mistaken), set()
-    for name, line in _lines(mistaken, [d.symbol for d in mistaken.definitions]).items():
+    for name, line in _lines(mistaken, tuple(d.symbol for d in mistaken.definitions)).items():
         if before.get(name) != line or set(uses[name]) & changed:
             changed.add(name)
     return chain(mistaken, known=[d.symbol.name for d in mistaken.definitions
@@ -209,14 +211,16 @@ def depends(derivation: Derivation) -> dict[str, list[str]]:
             for d in derivation.definitions}
 
 
-def _lines(derivation: Derivation, outputs: Sequence[sympy.Basic]) -> dict[str, str]:
-    """The line of each definition `outputs` need, by name, in order."""
+@cache
+def _lines(derivation: Derivation, outputs: tuple[sympy.Basic, ...]) -> Mapping[str, str]:
+    """The line of each definition `outputs` need, by name, in order (printed once: a page's
+    chain and each of its mistakes' print the same derivations)."""
     needed = derivation.needed(outputs)
     known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in needed
              if isinstance(d.expr, ElementwiseApplyFunction)}
     printer = MatrixJavascriptPrinter(_dimensions(derivation), known)
-    return {d.symbol.name: f"  const {d.symbol.name} = given.{d.symbol.name} ?? "
-                           f"{printer.doprint(d.expr)};" for d in needed}
+    return MappingProxyType({d.symbol.name: f"  const {d.symbol.name} = given.{d.symbol.name} ?? "
+                                            f"{printer.doprint(d.expr)};" for d in needed})
 
 
 def _arguments(derivation: Derivation) -> list[str]:
