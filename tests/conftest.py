@@ -54,6 +54,16 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def numbers_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """derive's pipeline without the loss expanded entry by entry: that cross-check tests the
+    derivation and changes no number, so tests of the numbers alone skip its cost (the
+    formulas' sweep, the conventions' documents and the cross-check's own tests run it)."""
+    import derive.worked
+
+    monkeypatch.setattr(derive.worked, "expand", lambda derivation, example: None)
+
+
+@pytest.fixture
 def generations(monkeypatch: pytest.MonkeyPatch) -> list:
     """Each call of SymPy's code generation (a cache miss), recorded by its network."""
     from derive.compile import printer

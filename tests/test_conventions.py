@@ -200,7 +200,7 @@ def conventions(draw) -> dict:
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(conventions())
-def test_every_step_agrees_with_torch(tmp_path, tables):
+def test_every_step_agrees_with_torch(numbers_only, tmp_path, tables):
     training = tables["training"]
     N = len(tables["data"]["X"])
     batches = torch_batches(N, training["batch_size"], training.get("last_batch", "wrap"),

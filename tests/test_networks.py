@@ -67,7 +67,7 @@ def flat(weights, biases):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(networks())
-def test_values_agree_with_hand_written_numpy_and_torch(tmp_path, network):
+def test_values_agree_with_hand_written_numpy_and_torch(numbers_only, tmp_path, network):
     _, activations, loss, bias, X, Y, weights, biases = network
     _, _, expected_loss = forward(X.T, Y.T, weights, biases, activations, loss)
     path = tmp_path / "random.toml"

@@ -100,7 +100,7 @@ def trainings(draw):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(trainings())
-def test_every_training_option_agrees_with_torch_sgd(tmp_path, text):
+def test_every_training_option_agrees_with_torch_sgd(numbers_only, tmp_path, text):
     path = tmp_path / "options.toml"
     path.write_text(text)
     try:
