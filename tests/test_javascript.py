@@ -29,6 +29,7 @@ from derive.present.calculations import _exact_sum, hand_calculation
 from derive.present.figures import loss_alt, loss_curve, network_diagram
 from derive.present.latex import bmatrix, kept, number, setting
 from derive.present.options import DEFAULTS
+from derive.present.pages import example_files
 from derive.present.render import environment
 from derive.present.view import view
 from derive.project import new_project
@@ -488,19 +489,34 @@ def test_a_run_that_stops_being_finite_is_the_error_derive_values_gives(site_pag
                   "not -1"}]
 
 
+@pytest.fixture(scope="module")
+def runtime_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site of the seed alone, for derive's page runtime: the sweep adds each random
+    network's script as the build writes it (`example_files`), without building its page."""
+    folder = tmp_path_factory.mktemp("runtime")
+    config = project(folder / "project")
+    shutil.copy(ROOT / "examples" / "seed.toml", folder / "project" / "examples")
+    return build_site(site_dir=folder / "site", config_file=config)
+
+
 @settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**32 - 1))
-def test_random_networks_train_again_in_the_page_as_derive_values_does(chromium,
+def test_random_networks_train_again_in_the_page_as_derive_values_does(chromium, runtime_site,
                                                                       tmp_path_factory, seed):
     folder = tmp_path_factory.mktemp("sweep")
-    config = project(folder / "project")
     rng = np.random.default_rng(seed)
     documents = {f"random{i:02d}": network(rng, i) for i in range(RANDOM_NETWORKS)}
     runs = [(name, edits_of(rng, document)) for name, document in documents.items()]
+    site = folder / "site"
+    shutil.copytree(runtime_site, site)
+    (site / "examples").mkdir(exist_ok=True)
     for name, document in documents.items():
-        (folder / "project" / "examples" / f"{name}.toml").write_text(toml(document))
-    site = build_site(site_dir=folder / "project" / "site", config_file=config)
+        path = folder / "examples" / f"{name}.toml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(toml(document))
+        script = f"examples/{name}.js"
+        (site / script).write_text(example_files(worked_without_expansion(path))[script])
     with serve(site) as base:
         page = new_page(chromium)
         page.goto(base, wait_until="load")
