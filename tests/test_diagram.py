@@ -206,7 +206,9 @@ MEASURE = """() => {
 
 # In the Material page, where the diagram sits inline: how wide it is drawn, and whether the
 # page scrolls sideways.
-ON_PAGE = """() => {
+ON_PAGE = """async () => {
+  // A resize is laid out by the next frames.
+  await new Promise((drawn) => requestAnimationFrame(() => requestAnimationFrame(drawn)));
   const svg = document.querySelector(".derive-diagram svg");
   return {drawn: svg.getBoundingClientRect().width,
           pageWidth: document.documentElement.scrollWidth, viewWidth: window.innerWidth};
@@ -230,15 +232,20 @@ def diagrams(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
+            page = browser.new_page(viewport={"width": PHONE, "height": 900})
             for name in (*SHIPPED, "four-four-four"):
+                # Each page loaded once (a load typesets all its math), measured at each width.
+                page.goto((site / "examples" / name / "index.html").as_uri())
                 found[name] = {}
                 for width in (PHONE, LAPTOP):
-                    page = browser.new_page(viewport={"width": width, "height": 900})
-                    page.goto((site / "examples" / name / "index.html").as_uri())
+                    page.set_viewport_size({"width": width, "height": 900})
                     found[name][width] = page.evaluate(ON_PAGE)
-                    page.goto((site / "examples" / f"{name}-network.svg").as_uri())
-                    found[name][width].update(page.evaluate(MEASURE))
-                    page.close()
+            for name in (*SHIPPED, "four-four-four"):
+                for width in (PHONE, LAPTOP):
+                    svg = browser.new_page(viewport={"width": width, "height": 900})
+                    svg.goto((site / "examples" / f"{name}-network.svg").as_uri())
+                    found[name][width].update(svg.evaluate(MEASURE))
+                    svg.close()
         finally:
             browser.close()
     return found
