@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import sympy
 from sympy import Lambda, MatrixSymbol, Symbol, Trace
@@ -126,8 +126,10 @@ def _explicit(value: sympy.Basic) -> sympy.Basic:
     return sympy.nsimplify(value) if value.is_Float else value
 
 
+@lru_cache(maxsize=1024)
 def vjp(objective: sympy.Basic, wrt: MatrixSymbol) -> sympy.Basic:
-    """d objective / d wrt, by SymPy's matrix calculus."""
+    """d objective / d wrt, by SymPy's matrix calculus; once per process for each step, which
+    networks sharing a layer's kind and place share (their widths are symbols)."""
     return objective.diff(wrt)
 
 
