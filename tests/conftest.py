@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -47,10 +48,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site of every examples/*.toml, built once per test session (do not modify it)."""
-    return build_site(
-        site_dir=tmp_path_factory.mktemp("built") / "site", config_file=ROOT / "mkdocs.yml"
-    )
+    """The site of every examples/*.toml, built once per test session, which pytest-xdist's
+    workers share: the first to need it builds it while the others wait (do not modify it)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build_site(site_dir=tmp_path_factory.mktemp("built") / "site",
+                          config_file=ROOT / "mkdocs.yml")
+    shared = tmp_path_factory.getbasetemp().parent / "built"  # the workers' common folder
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "done").exists():
+            build_site(site_dir=shared / "site", config_file=ROOT / "mkdocs.yml")
+            (shared / "done").touch()
+    return shared / "site"
 
 
 @pytest.fixture
