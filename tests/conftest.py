@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
 
+from files import numbers_only
 from hypothesis import settings
 
 from derive.site.build import build_site
@@ -63,14 +65,11 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared / "site"
 
 
-@pytest.fixture
-def numbers_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """derive's pipeline without the loss expanded entry by entry: that cross-check tests the
-    derivation and changes no number, so tests of the numbers alone skip its cost (the
-    formulas' sweep, the conventions' documents and the cross-check's own tests run it)."""
-    import derive.worked
-
-    monkeypatch.setattr(derive.worked, "expand", lambda derivation, example: None)
+@pytest.fixture(name="numbers_only")
+def numbers_only_fixture() -> Iterator[None]:
+    """`files.numbers_only` for the whole test."""
+    with numbers_only():
+        yield
 
 
 @pytest.fixture

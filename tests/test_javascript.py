@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pytest
 from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip, serve
+from files import numbers_only
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -195,9 +196,7 @@ def answers(page: Any, documents: dict[str, dict], runs: list[tuple[str, dict]],
     moved by one unit in the last place (its sensitivity to rounding)."""
     got = page.evaluate(EVALUATE, runs)
     expected, nudged, drawn = [], [], {}
-    with pytest.MonkeyPatch.context() as patch:
-        # The entry-by-entry cross-check of the loss does not change a number.
-        patch.setattr(derive.worked, "expand", lambda derivation, example: None)
+    with numbers_only():
         for i, (name, edits) in enumerate(runs):
             document = documents[name]
             if DRAWS & set(document["weights"]) and name not in drawn:
@@ -266,8 +265,7 @@ def hand_calculations(path: Path, numbers: dict[str, Any] | None = None,
 
 def worked_without_expansion(path: Path) -> derive.worked.WorkedExample:
     """The example file worked: the entry-by-entry cross-check of the loss changes no number."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(derive.worked, "expand", lambda derivation, example: None)
+    with numbers_only():
         return derive.worked.worked_example(path)
 
 
