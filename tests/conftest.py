@@ -23,7 +23,7 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
 
-from files import numbers_only
+from files import cache_of, numbers_only
 from hypothesis import settings
 
 from derive.site.build import build_site
@@ -51,18 +51,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site of every examples/*.toml, built once per test session, which pytest-xdist's
-    workers share: the first to need it builds it while the others wait (do not modify it)."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        return build_site(site_dir=tmp_path_factory.mktemp("built") / "site",
-                          config_file=ROOT / "mkdocs.yml")
-    shared = tmp_path_factory.getbasetemp().parent / "built"  # the workers' common folder
+    workers share: the first to need it builds it while the others wait (do not modify it).
+    Its code cache is `files.cache_of(built_site)`."""
+    worker = "PYTEST_XDIST_WORKER" in os.environ
+    shared = (tmp_path_factory.getbasetemp().parent if worker  # the workers' common folder
+              else tmp_path_factory.getbasetemp()) / "built"
     shared.mkdir(exist_ok=True)
+    site = shared / "site"
     with open(shared / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "done").exists():
-            build_site(site_dir=shared / "site", config_file=ROOT / "mkdocs.yml")
+            with cache_of(site):
+                build_site(site_dir=site, config_file=ROOT / "mkdocs.yml")
             (shared / "done").touch()
-    return shared / "site"
+    return site
 
 
 @pytest.fixture(name="numbers_only")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import derive.worked
+from derive import store
 from derive.present.pages import example_files
 from derive.worked import worked_example
 
@@ -23,4 +24,13 @@ def numbers_only() -> Iterator[None]:
     formulas' sweep, the conventions' documents and the cross-check's own tests run it)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(derive.worked, "expand", lambda derivation, example: None)
+        yield
+
+
+@contextmanager
+def cache_of(site: Path) -> Iterator[None]:
+    """Builds in this block use the code cache `site` was built with (the folder `cache` beside
+    it), in which the same examples cost nothing again."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(store.CACHE_VARIABLE, str(site.parent / "cache"))
         yield

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from browser import CHROMIUM, CHROMIUM_FLAGS, open_typeset, playwright_or_skip, serve
+from files import cache_of
 
 from derive.site.build import build_site
 
@@ -117,7 +118,9 @@ def seen(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """What INSPECT finds on each example page, by (theme, example, width)."""
     sync_playwright = playwright_or_skip()
     sites = {"material": built_site}
-    sites |= {theme: themed_site(theme, tmp_path_factory.mktemp(theme)) for theme in THEMES[1:]}
+    with cache_of(built_site):  # the examples as the built site computed them
+        sites |= {theme: themed_site(theme, tmp_path_factory.mktemp(theme))
+                  for theme in THEMES[1:]}
     found = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
