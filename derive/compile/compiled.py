@@ -37,8 +37,7 @@ class Compiled:
 def compile_derivation(derivation: Derivation) -> Compiled:
     """Lambdify every intermediate and, separately, just the gradients (less work per call)."""
     sources = {
-        "intermediates": function_source(derivation, [d.symbol for d in derivation.definitions],
-                                         per_block=False),
+        "intermediates": _intermediates_source(derivation),
         "gradients": function_source(derivation, derivation.gradients, per_block=True),
         "loss": function_source(derivation, derivation.loss, per_block=False),
     }
@@ -58,10 +57,14 @@ def compile_derivation(derivation: Derivation) -> Compiled:
 def compile_intermediates(derivation: Derivation) -> Callable:
     """Just the lambdified `intermediates` of `compile_derivation`: all that evaluating a
     derivation once needs (a catalogued mistake's), for a third of the printing."""
-    source = function_source(derivation, [d.symbol for d in derivation.definitions],
-                             per_block=False)
-    module = module_source(derivation, {"intermediates": source})
+    module = module_source(derivation, {"intermediates": _intermediates_source(derivation)})
     return code_cache.load(module, _name(derivation))["intermediates"]
+
+
+def _intermediates_source(derivation: Derivation) -> str:
+    """lambdify's source of the function returning every definition, in order."""
+    return function_source(derivation, [d.symbol for d in derivation.definitions],
+                           per_block=False)
 
 
 def _name(derivation: Derivation) -> str:

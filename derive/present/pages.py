@@ -28,8 +28,6 @@ def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
     `templates` are folders whose files override derive's own templates of the same name.
     """
     page = view(worked, options)
-    page["settings_live"] |= {name: _setting(worked, name, options)
-                              for name in ("weight_decay", "dampening")}
     losses = page["loss_table"]["losses"]
     diagram = network_diagram(worked.example, options, templates)
     figures = {"diagram_svg": diagram, "loss_alt": loss_alt(losses) if len(losses) > 1 else ""}
@@ -48,15 +46,6 @@ def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
     if options.interactive:
         files[f"examples/{name}.js"] = script(worked, key, page["precision"])
     return files
-
-
-def _setting(worked: WorkedExample, name: str, options: RenderOptions) -> dict | None:
-    """What an interactive page recomputes a training setting's text from (as `view`'s
-    `settings_live`): its dotted path in the answer key and its value as JSON."""
-    if not options.interactive:
-        return None
-    return {"quantity": f"training.{name}", "step": "",
-            "value": json.dumps(float(getattr(worked.example, name)))}
 
 
 def script(worked: WorkedExample, key: dict[str, Any], precision: int) -> str:
