@@ -40,6 +40,28 @@ def playwright_or_skip():
 
 
 @contextmanager
+def launched() -> Iterator:
+    """Debian's chromium, headless (the `browser` fixture: one per test process)."""
+    sync_playwright = playwright_or_skip()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def opened(browser, **options) -> Iterator:
+    """A page of `browser` in a context of its own (`Browser.new_page` options), closed after."""
+    page = browser.new_page(**options)
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+@contextmanager
 def serve(folder: Path) -> Iterator[str]:
     """Serve folder over HTTP on 127.0.0.1 at a free port, quietly; yields the base URL."""
 

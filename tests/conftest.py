@@ -23,6 +23,7 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
 
+from browser import launched
 from files import cache_of, numbers_only
 from hypothesis import settings
 
@@ -65,6 +66,14 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 build_site(site_dir=site, config_file=ROOT / "mkdocs.yml")
             (shared / "done").touch()
     return site
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """One headless chromium per test process (a pytest-xdist worker), shared by every test that
+    opens pages: each opens its own in a context of its own (`browser.opened`)."""
+    with launched() as chromium:
+        yield chromium
 
 
 @pytest.fixture(name="numbers_only")

@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
+from browser import opened
+from files import cache_of
 from test_latex import compile_tex
 
 from derive.present.figures import Layout, network_diagram, network_layout, network_tikz
@@ -216,10 +217,9 @@ ON_PAGE = """async () => {
 
 
 @pytest.fixture(scope="module")
-def diagrams(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def diagrams(built_site: Path, browser, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The seed's, the softmax classifier's, Mazur's and a 4-4-4 network's pages built into a
     Material site and opened in chromium at 390 and 1280 px: each page's measurements."""
-    sync_playwright = playwright_or_skip()
     folder = tmp_path_factory.mktemp("diagrams")
     project = folder / "course"
     new_project(project)
@@ -227,27 +227,22 @@ def diagrams(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     for name in SHIPPED:
         shutil.copyfile(ROOT / "examples" / f"{name}.toml", project / "examples" / f"{name}.toml")
     (project / "examples" / "four-four-four.toml").write_text(FOUR)
-    site = build_site(site_dir=folder / "site", config_file=project / "mkdocs.yml")
+    with cache_of(built_site):  # the shipped examples as the built site computed them
+        site = build_site(site_dir=folder / "site", config_file=project / "mkdocs.yml")
     found = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": PHONE, "height": 900})
-            for name in (*SHIPPED, "four-four-four"):
-                # Each page loaded once (a load typesets all its math), measured at each width.
-                page.goto((site / "examples" / name / "index.html").as_uri())
-                found[name] = {}
-                for width in (PHONE, LAPTOP):
-                    page.set_viewport_size({"width": width, "height": 900})
-                    found[name][width] = page.evaluate(ON_PAGE)
-            for name in (*SHIPPED, "four-four-four"):
-                for width in (PHONE, LAPTOP):
-                    svg = browser.new_page(viewport={"width": width, "height": 900})
-                    svg.goto((site / "examples" / f"{name}-network.svg").as_uri())
-                    found[name][width].update(svg.evaluate(MEASURE))
-                    svg.close()
-        finally:
-            browser.close()
+    with opened(browser, viewport={"width": PHONE, "height": 900}) as page:
+        for name in (*SHIPPED, "four-four-four"):
+            # Each page loaded once (a load typesets all its math), measured at each width.
+            page.goto((site / "examples" / name / "index.html").as_uri())
+            found[name] = {}
+            for width in (PHONE, LAPTOP):
+                page.set_viewport_size({"width": width, "height": 900})
+                found[name][width] = page.evaluate(ON_PAGE)
+    for name in (*SHIPPED, "four-four-four"):
+        for width in (PHONE, LAPTOP):
+            with opened(browser, viewport={"width": width, "height": 900}) as svg:
+                svg.goto((site / "examples" / f"{name}-network.svg").as_uri())
+                found[name][width].update(svg.evaluate(MEASURE))
     return found
 
 
@@ -283,33 +278,27 @@ def test_softmax_page_names_every_edges_weight_for_tooltips(diagrams):
     assert "b1[3] = 0.10: the bias of unit 3 of layer 1" in [e["title"] for e in edges]
 
 
-def test_in_chromium_a_dense_layers_weight_shows_on_focus_and_hover(tmp_path):
-    sync_playwright = playwright_or_skip()
+def test_in_chromium_a_dense_layers_weight_shows_on_focus_and_hover(browser, tmp_path):
     svg = tmp_path / "dense.svg"
     svg.write_text(network_diagram(network(tmp_path, (3, 8, 2), True), DEFAULTS))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": PHONE, "height": 900})
-            page.goto(svg.as_uri())
-            page.keyboard.press("Tab")
-            tabbed = page.evaluate("() => document.activeElement.getAttribute('class')")
-            edge = page.locator(".edge.hover").nth(5)
-            before = edge.locator(".weight").evaluate("t => getComputedStyle(t).visibility")
-            x1, y1, x2, y2 = (float(edge.locator(".hit").get_attribute(a))
-                              for a in ("x1", "y1", "x2", "y2"))
-            page.mouse.move(x1 + 0.5 * (x2 - x1), y1 + 0.5 * (y2 - y1))
-            under = page.evaluate(f"() => document.elementFromPoint({x1 + 0.5 * (x2 - x1)}, "
-                                  f"{y1 + 0.5 * (y2 - y1)}).closest('.edge').querySelector("
-                                  "'.weight').textContent")
-            hovered = page.evaluate("() => [...document.querySelectorAll('.weight')].filter("
-                                    "(t) => t.closest('.hover') && getComputedStyle(t)"
-                                    ".visibility === 'visible').map((t) => t.textContent)")
-            page.mouse.move(0, 0)
-            page.evaluate("() => document.activeElement.blur()")
-            measured = page.evaluate(MEASURE)
-        finally:
-            browser.close()
+    with opened(browser, viewport={"width": PHONE, "height": 900}) as page:
+        page.goto(svg.as_uri())
+        page.keyboard.press("Tab")
+        tabbed = page.evaluate("() => document.activeElement.getAttribute('class')")
+        edge = page.locator(".edge.hover").nth(5)
+        before = edge.locator(".weight").evaluate("t => getComputedStyle(t).visibility")
+        x1, y1, x2, y2 = (float(edge.locator(".hit").get_attribute(a))
+                          for a in ("x1", "y1", "x2", "y2"))
+        page.mouse.move(x1 + 0.5 * (x2 - x1), y1 + 0.5 * (y2 - y1))
+        under = page.evaluate(f"() => document.elementFromPoint({x1 + 0.5 * (x2 - x1)}, "
+                              f"{y1 + 0.5 * (y2 - y1)}).closest('.edge').querySelector("
+                              "'.weight').textContent")
+        hovered = page.evaluate("() => [...document.querySelectorAll('.weight')].filter("
+                                "(t) => t.closest('.hover') && getComputedStyle(t)"
+                                ".visibility === 'visible').map((t) => t.textContent)")
+        page.mouse.move(0, 0)
+        page.evaluate("() => document.activeElement.blur()")
+        measured = page.evaluate(MEASURE)
     assert tabbed == "edge hover"  # the first dense edge takes the keyboard's focus
     assert before == "hidden" and hovered == [under]
     hover_only = [e for e in measured["edges"] if e["hover"]]

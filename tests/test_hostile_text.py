@@ -14,7 +14,7 @@ from pathlib import Path
 
 import markdown
 import pytest
-from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
+from browser import opened
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mkdocs.utils.meta import get_data
@@ -200,29 +200,24 @@ INSPECT_EXAMPLE = """async () => {
 
 
 @pytest.fixture(scope="module")
-def hostile_site_in_browser(hostile_site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def hostile_site_in_browser(hostile_site: Path, browser,
+                            tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Every hostile page, the home page and a notebook's rendering, in headless chromium."""
-    sync_playwright = playwright_or_skip()
     notebook = notebook_page(hostile_site, tmp_path_factory.mktemp("notebook"))
     requests: list[str] = []
     dialogs: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page()
-            page.on("request", lambda request: requests.append(request.url))
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            pages = {}
-            for name in TITLES:
-                page.goto((hostile_site / "examples" / name / "index.html").as_uri())
-                pages[name] = page.evaluate(INSPECT_EXAMPLE)
-            page.goto((hostile_site / "index.html").as_uri())
-            home = page.evaluate("() => [...document.querySelectorAll('article li a')]"
-                                 ".map((a) => a.textContent)")
-            page.goto(notebook.as_uri())
-            jupyter = page.evaluate(INSPECT_NOTEBOOK)
-        finally:
-            browser.close()
+    with opened(browser) as page:
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        pages = {}
+        for name in TITLES:
+            page.goto((hostile_site / "examples" / name / "index.html").as_uri())
+            pages[name] = page.evaluate(INSPECT_EXAMPLE)
+        page.goto((hostile_site / "index.html").as_uri())
+        home = page.evaluate("() => [...document.querySelectorAll('article li a')]"
+                             ".map((a) => a.textContent)")
+        page.goto(notebook.as_uri())
+        jupyter = page.evaluate(INSPECT_NOTEBOOK)
     return {"pages": pages, "home": home, "jupyter": jupyter, "requests": requests,
             "dialogs": dialogs, "site": hostile_site.as_uri(), "notebook": notebook.parent.as_uri()}
 

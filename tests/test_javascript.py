@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip, serve
+from browser import serve
 from files import numbers_only
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -164,16 +164,10 @@ def largest(nested: Any) -> float:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[tuple[Any, list[str]]]:
-    """One chromium for the module, and every URL its pages request (and their script errors)."""
-    sync_playwright = playwright_or_skip()
-    requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            yield browser, requests
-        finally:
-            browser.close()
+def chromium(browser) -> tuple[Any, list[str]]:
+    """The session's chromium, and every URL the module's pages request (and their script
+    errors)."""
+    return browser, []
 
 
 def new_page(chromium: tuple[Any, list[str]]) -> Any:

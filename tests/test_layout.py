@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from browser import CHROMIUM, CHROMIUM_FLAGS, open_typeset, playwright_or_skip, serve
+from browser import open_typeset, opened, serve
 from files import cache_of
 
 from derive.site.build import build_site
@@ -114,31 +114,27 @@ def themed_site(theme: str, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def seen(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def seen(built_site: Path, browser, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """What INSPECT finds on each example page, by (theme, example, width)."""
-    sync_playwright = playwright_or_skip()
     sites = {"material": built_site}
     with cache_of(built_site):  # the examples as the built site computed them
         sites |= {theme: themed_site(theme, tmp_path_factory.mktemp(theme))
                   for theme in THEMES[1:]}
     found = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": WIDTHS[-1], "height": 900})
-            for theme, site in sites.items():
-                assert sorted(p.parent.name for p in site.glob("examples/*/index.html")) == EXAMPLES
-                with serve(site) as base:
-                    for example in EXAMPLES:
-                        open_typeset(page, f"{base}examples/{example}/")
-                        # From the width it loaded at outwards: one resize fewer per page.
-                        loaded = page.viewport_size["width"]
-                        for width in sorted(WIDTHS, key=lambda width: abs(width - loaded)):
-                            page.set_viewport_size({"width": width, "height": 900})
-                            page.evaluate(SETTLED)
-                            found[theme, example, width] = page.evaluate(INSPECT)
-        finally:
-            browser.close()
+    # With reduced motion a theme's drawers and headers settle without sliding.
+    with opened(browser, viewport={"width": WIDTHS[-1], "height": 900},
+                reduced_motion="reduce") as page:
+        for theme, site in sites.items():
+            assert sorted(p.parent.name for p in site.glob("examples/*/index.html")) == EXAMPLES
+            with serve(site) as base:
+                for example in EXAMPLES:
+                    open_typeset(page, f"{base}examples/{example}/")
+                    # From the width it loaded at outwards: one resize fewer per page.
+                    loaded = page.viewport_size["width"]
+                    for width in sorted(WIDTHS, key=lambda width: abs(width - loaded)):
+                        page.set_viewport_size({"width": width, "height": 900})
+                        page.evaluate(SETTLED)
+                        found[theme, example, width] = page.evaluate(INSPECT)
     return found
 
 

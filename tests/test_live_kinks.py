@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_FLAGS, open_typeset, playwright_or_skip, serve
+from browser import open_typeset, opened, serve
 
 from derive.cli import main
 from derive.present.latex import scientific
@@ -97,25 +97,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_playwright = playwright_or_skip()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
 def served(site, browser) -> Iterator[tuple[Any, str]]:
     """The site served, and a page of it; its script errors fail the test."""
     errors: list[str] = []
-    with serve(site["dir"]) as base:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with serve(site["dir"]) as base, opened(browser, viewport={"width": 1280, "height": 900}) as page:
         page.on("pageerror", lambda error: errors.append(str(error)))
         yield page, base
-        page.close()
     assert errors == []
 
 

@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip
+from browser import opened
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,20 +34,14 @@ def fetch_until(url: str, wanted: str, seconds: float = 60) -> str:
     raise AssertionError(f"{url} never showed {wanted!r}")
 
 
-def shown_in_browser(url: str) -> str:
+def shown_in_browser(browser, url: str) -> str:
     """The text a reader sees at url, in headless chromium."""
-    sync_playwright = playwright_or_skip()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(url, wait_until="load")
-            return page.inner_text("article")
-        finally:
-            browser.close()
+    with opened(browser) as page:
+        page.goto(url, wait_until="load")
+        return page.inner_text("article")
 
 
-def test_serve_regenerates_a_page_when_its_example_changes_and_shows_its_errors(tmp_path):
+def test_serve_regenerates_a_page_when_its_example_changes_and_shows_its_errors(browser, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(ROOT / "docs", project / "docs")
     shutil.copy(ROOT / "mkdocs.yml", project / "mkdocs.yml")
@@ -72,7 +66,7 @@ def test_serve_regenerates_a_page_when_its_example_changes_and_shows_its_errors(
         broken = fetch_until(url, "This example cannot be built")
         message = "training.steps: must be between 1 and 10000, not 0"
         assert message in broken
-        assert message in shown_in_browser(url)
+        assert message in shown_in_browser(browser, url)
         example.write_text(good)
         fetch_until(url, "Renamed: a 2-3-1 ReLU network")
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_FLAGS, playwright_or_skip, serve
+from browser import opened, serve
 
 import derive.present.pages
 from derive.errors import DeriveError
@@ -199,47 +199,41 @@ INSPECT_READER = """async () => {
 
 
 @pytest.fixture(scope="module")
-def seed_page_in_browser(built_site: Path) -> dict:
+def seed_page_in_browser(built_site: Path, browser) -> dict:
     """Load the seed page once in headless chromium; what it shows, toggles and requests."""
-    sync_playwright = playwright_or_skip()
     requests: list[str] = []
     failed: list[str] = []
-    with serve(built_site) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.on("request", lambda request: requests.append(request.url))
-            page.on("requestfailed", lambda request: failed.append(request.url))
-            page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
-            page.on("pageerror", lambda error: failed.append(f"script error: {error}"))
-            page.goto(base + seed_page_url(), wait_until="load")
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.arithmatex')]"
-                ".every((el) => el.querySelector('mjx-container'))",
-                timeout=15_000,
-            )
-            seen = page.evaluate(INSPECT_PAGE)
-            page.wait_for_selector("button.derive-copy", timeout=5_000)
-            reader = page.evaluate(INSPECT_READER)
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "seed.png"), full_page=True)
-            scheme = page.get_attribute("body", "data-md-color-scheme")
-            page.click("form[data-md-component=palette] label:visible")
-            toggled = page.get_attribute("body", "data-md-color-scheme")
-            page.screenshot(path=str(ARTIFACTS / "seed-dark.png"))
-            page.click("input[data-md-component=search-query]")
-            page.keyboard.type("gradient")
-            page.wait_for_selector(".md-search-result__item", timeout=10_000)
-            results = page.locator(".md-search-result__item").count()
-            page.goto(base, wait_until="load")
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.arithmatex')]"
-                ".every((el) => el.querySelector('mjx-container'))",
-                timeout=15_000,
-            )
-            home = page.evaluate(INSPECT_PAGE)
-        finally:
-            browser.close()
+    with serve(built_site) as base, opened(browser, viewport={"width": 1280, "height": 800}) as page:
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+        page.on("pageerror", lambda error: failed.append(f"script error: {error}"))
+        page.goto(base + seed_page_url(), wait_until="load")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.arithmatex')]"
+            ".every((el) => el.querySelector('mjx-container'))",
+            timeout=15_000,
+        )
+        seen = page.evaluate(INSPECT_PAGE)
+        page.wait_for_selector("button.derive-copy", timeout=5_000)
+        reader = page.evaluate(INSPECT_READER)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "seed.png"), full_page=True)
+        scheme = page.get_attribute("body", "data-md-color-scheme")
+        page.click("form[data-md-component=palette] label:visible")
+        toggled = page.get_attribute("body", "data-md-color-scheme")
+        page.screenshot(path=str(ARTIFACTS / "seed-dark.png"))
+        page.click("input[data-md-component=search-query]")
+        page.keyboard.type("gradient")
+        page.wait_for_selector(".md-search-result__item", timeout=10_000)
+        results = page.locator(".md-search-result__item").count()
+        page.goto(base, wait_until="load")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.arithmatex')]"
+            ".every((el) => el.querySelector('mjx-container'))",
+            timeout=15_000,
+        )
+        home = page.evaluate(INSPECT_PAGE)
     return {"seen": seen, "reader": reader, "requests": requests, "failed": failed,
             "schemes": (scheme, toggled), "search_results": results, "home": home}
 
