@@ -87,11 +87,22 @@ def fresh_process(cache: Path) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture
-def seed_file(cache: Path) -> Path:
-    """The seed's cache file, as a first `from derive import dL_dW1` writes it."""
+@pytest.fixture(scope="module")
+def first_seed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed's cache file, as a first `from derive import dL_dW1` writes it (do not modify it;
+    `seed_file` is a copy)."""
+    cache = tmp_path_factory.mktemp("first") / "cache"
     fresh_process(cache)
     (path,) = cache.glob("*.py")
+    return path
+
+
+@pytest.fixture
+def seed_file(cache: Path, first_seed_file: Path) -> Path:
+    """The seed's cache file, alone in the test's own cache folder."""
+    cache.mkdir(mode=0o700)
+    path = cache / first_seed_file.name
+    private_copy(first_seed_file, path)
     return path
 
 
