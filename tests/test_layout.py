@@ -1,7 +1,8 @@
 """Every example page fits its window at 390, 768 and 1280 px under Material, `mkdocs` and
 `readthedocs`: no page scrolls sideways; each formula, matrix and table fits its box or scrolls in
 a box that fades out at the edge that cuts it; at phone width a derivation wraps into its parts;
-and the copy buttons wear the plugin's style whatever the theme.
+the copy buttons wear the plugin's style whatever the theme; and the network diagram's text is
+drawn at least 11 px high.
 
 Each site is built once and each page loaded once per theme, then measured at every width.
 """
@@ -9,6 +10,7 @@ Each site is built once and each page loaded once per theme, then measured at ev
 from __future__ import annotations
 
 import glob
+import math
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,8 @@ THEMES = ("material", "mkdocs", "readthedocs")
 WIDTHS = (390, 768, 1280)
 EXAMPLES = sorted(path.stem for path in (ROOT / "examples").glob("*.toml"))
 
-# Runs in a page at one width: what overflows, what shows that it scrolls, how a derivation and a
-# copy button look.
+# Runs in a page at one width: what overflows, what shows that it scrolls, how a derivation, a
+# copy button and the network diagram look.
 INSPECT = """async () => {
   await MathJax.startup.promise;
   await document.fonts.ready;
@@ -85,9 +87,14 @@ INSPECT = """async () => {
     "fontWeight", "fontSize", "paddingLeft"].map((name) => [name, style(el)[name]]));
   const looks = {copy: look(button), plain: look(plain)};
   plain.remove();
+  // The network diagram drawn inline: its smallest text as drawn, in px.
+  const svg = document.querySelector(".derive-diagram svg");
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  const diagramText = Math.min(...[...svg.querySelectorAll("text")]
+    .map((text) => parseFloat(style(text).fontSize) * scale));
   return {
     pageWidth: document.documentElement.scrollWidth,
-    cut, fadedNeedlessly, derivationsWide, looks,
+    cut, fadedNeedlessly, derivationsWide, looks, diagramText,
     entryByEntry: entries.top >= definition.bottom - 1 ? "below"
       : entries.left >= definition.right - 1 ? "beside" : "overlapping",
   };
@@ -178,3 +185,9 @@ def test_copy_buttons_wear_the_plugins_style(seen: dict, theme: str) -> None:
     worn = {(look["copy"]["borderTopStyle"], look["copy"]["fontWeight"],
              look["copy"]["backgroundColor"]) for look in looks}
     assert worn == {("solid", "700", "rgba(0, 0, 0, 0)")}  # outlined, bold, on the page
+
+
+def test_the_network_diagrams_text_is_drawn_at_least_11_px_high(seen: dict) -> None:
+    small = {key: s["diagramText"] for key, s in seen.items()
+             if not 11 <= s["diagramText"] < math.inf}  # a diagram without text fails too
+    assert small == {}
