@@ -101,12 +101,12 @@ INSPECT = """async () => {
 }"""
 
 
-# After a resize: the next frames drawn, and the theme's transitions (a drawer sliding away, a
-# header reflowing) ended, so the page is measured as a reader sees it.
-SETTLED = """() => new Promise((drawn) => requestAnimationFrame(() => requestAnimationFrame(drawn)))
-  .then(() => Promise.all(document.getAnimations()
-    .filter((animation) => animation instanceof CSSTransition)
-    .map((animation) => animation.finished.catch(() => null))))"""
+# After a resize: the theme's transitions (a drawer sliding away, a header reflowing) ended, so
+# the page is measured as a reader sees it. Reading the animations brings the resized page's
+# style up to date, which starts any transition; INSPECT then waits for the next frames.
+SETTLED = """() => Promise.all(document.getAnimations()
+  .filter((animation) => animation instanceof CSSTransition)
+  .map((animation) => animation.finished.catch(() => null)))"""
 
 
 def themed_site(theme: str, folder: Path) -> Path:
