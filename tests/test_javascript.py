@@ -238,13 +238,12 @@ HANDS = """(runs) => runs.map(([name, edits, hands]) => {
 HAND_ROWS = '((* import "macros.j2" as m *))((( m.hand_rows(h) | trim )))'
 
 
-def hand_calculations(path: Path, numbers: dict[str, Any] | None = None,
+def hand_calculations(worked: derive.worked.WorkedExample, numbers: dict[str, Any] | None = None,
                       precision: int | None = None) -> list[str]:
-    """The example file's hand calculations: with `numbers` (each matrix of its first step by
-    name, a bias flat) and `precision`, as derive's `hand_calculation` writes them from those
-    (the TeX between the display's delimiters); without, what its page holds to write them
-    again (`live`)."""
-    worked = worked_without_expansion(path)
+    """The example's hand calculations: with `numbers` (each matrix of its first step by name,
+    a bias flat) and `precision`, as derive's `hand_calculation` writes them from those (the
+    TeX between the display's delimiters); without, what its page holds to write them again
+    (`live`)."""
     if numbers is None:
         return [h["live"] for h in view(worked)["hand"]]
     derivation, network = worked.derivation, worked.example.network
@@ -276,15 +275,15 @@ def hands_disagree(page: Any, runs: list[tuple[str, dict]], folder: Path,
     are derive's: see `disagreements`); the example files with the edits are those `answers`
     wrote into `folder` (`expected`, their answer keys: runs derive refuses are left out).
     Edits change no shape, so the page's data for its hand calculations is the edited file's."""
-    paths = {i: folder / f"{name}-{i}" / f"{name}.toml" for i, (name, _) in enumerate(runs)
-             if not isinstance(expected[i], str)}
-    asked = [(*runs[i], hand_calculations(path)) for i, path in paths.items()]
+    worked = {i: worked_without_expansion(folder / f"{name}-{i}" / f"{name}.toml")
+              for i, (name, _) in enumerate(runs) if not isinstance(expected[i], str)}
+    asked = [(*runs[i], hand_calculations(run)) for i, run in worked.items()]
     found: dict[str, Any] = {}
-    for path, (name, edits, _), got in zip(paths.values(), asked, page.evaluate(HANDS, asked)):
+    for run, (name, edits, _), got in zip(worked.values(), asked, page.evaluate(HANDS, asked)):
         if "error" in got:
             found[f"{name} {json.dumps(edits)}"] = got["error"]
             continue
-        written = hand_calculations(path, got["numbers"], got["precision"])
+        written = hand_calculations(run, got["numbers"], got["precision"])
         differ = [next((a, b) for a, b in zip(mine.split("\n"), theirs.split("\n")) if a != b)
                   for mine, theirs in zip(got["tex"], written) if mine != theirs]
         if differ or len(got["tex"]) != len(written):
