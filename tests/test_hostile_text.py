@@ -28,8 +28,26 @@ from derive.site.build import build_site
 from derive.spec import _Validator
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = (ROOT / "examples" / "seed.toml").read_text()
-NETWORK = SEED[SEED.index("[network]"):]
+# The network of every example file here: the smallest, as the text is under test, not the
+# numbers (and a small page loads sooner).
+NETWORK = """[network]
+sizes = [1, 1, 1]
+activations = ["relu", "linear"]
+loss = "l2"
+bias = false
+
+[data]
+X = [[0.75], [-0.2]]
+y = [1, -1]
+
+[weights]
+W1 = [[0.6]]
+W2 = [[0.5]]
+
+[training]
+learning_rate = 0.5
+steps = 1
+"""
 SITE_NAME = "Worked examples"  # the site_name of a project `derive new` makes
 
 # Titles, one example file each: every one would run a script, load a remote file or be
