@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pytest
-from browser import serve
+from browser import opened, serve
 from files import numbers_only
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -170,12 +170,16 @@ def chromium(browser) -> tuple[Any, list[str]]:
     return browser, []
 
 
-def new_page(chromium: tuple[Any, list[str]]) -> Any:
+@contextlib.contextmanager
+def new_page(chromium: tuple[Any, list[str]], width: int = 1280,
+             height: int = 900) -> Iterator[Any]:
+    """A page of the module's chromium whose requests and script errors the module records;
+    closed after."""
     browser, requests = chromium
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("pageerror", lambda error: requests.append(f"script error: {error}"))
-    return page
+    with opened(browser, viewport={"width": width, "height": height}) as page:
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("pageerror", lambda error: requests.append(f"script error: {error}"))
+        yield page
 
 
 def left(requests: list[str]) -> list[str]:
@@ -430,11 +434,9 @@ SHIPPED_DOCUMENTS = {name: tomllib.loads((ROOT / "examples" / f"{name}.toml").re
 @pytest.fixture(scope="module")
 def site_page(built_site: Path, chromium: tuple[Any, list[str]]) -> Iterator[tuple[Any, str]]:
     """The built site served, and a page of it in the module's chromium."""
-    with serve(built_site) as base:
-        page = new_page(chromium)
+    with serve(built_site) as base, new_page(chromium) as page:
         page.goto(base, wait_until="load")
         yield page, base
-        page.close()
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
@@ -508,12 +510,10 @@ def test_random_networks_train_again_in_the_page_as_derive_values_does(chromium,
         path.write_text(toml(document))
         script = f"examples/{name}.js"
         (site / script).write_text(example_files(worked_without_expansion(path))[script])
-    with serve(site) as base:
-        page = new_page(chromium)
+    with serve(site) as base, new_page(chromium) as page:
         page.goto(base, wait_until="load")
         got, expected, nudged = answers(page, documents, runs, folder / "edited")
         hands = hands_disagree(page, runs, folder / "edited", expected)
-        page.close()
     assert disagreements(runs, got, expected, nudged) == {}
     assert hands == {}
     assert left(chromium[1]) == []
@@ -570,40 +570,40 @@ def seed_edited(site_page, chromium, tmp_path_factory) -> dict[str, Any]:
     """The seed's page loaded, W1's first entry typed in, reloaded from its address, an edit
     that overflows, one that is not a number, then reset; what it showed at each stage, and
     `derive values` of the seed with the same W1."""
-    page = new_page(chromium)
-    url = site_page[1] + "examples/seed/"
-    page.goto(url, wait_until="load")
-    settle(page)
-    seen: dict[str, Any] = {"loaded": page.evaluate(SHOWN), "inputs": page.evaluate(INPUTS),
-                            "hands_loaded": page.evaluate(HANDS_SHOWN),
-                            "edges_loaded": page.evaluate(EDGES),
-                            "curve_loaded": page.evaluate(CURVE)}
-    page.evaluate(MARK_LOADED)
-    page.fill("input[aria-label='W1 entry 1, 1']", "0.5")
-    page.wait_for_function("() => location.hash.startsWith('#edits=')")
-    settle(page)
-    seen |= {"edited": page.evaluate(SHOWN), "hash": page.evaluate("() => location.hash"),
-             "hands_edited": page.evaluate(HANDS_SHOWN), "edges_edited": page.evaluate(EDGES),
-             "curve_edited": page.evaluate(CURVE)}
-    page.reload(wait_until="load")
-    settle(page)
-    seen |= {"reloaded": page.evaluate(SHOWN), "reloaded_inputs": page.evaluate(INPUTS)}
-    errors: dict[str, Any] = {}
-    for text in ("1e200", "abc"):
-        page.fill("input[aria-label='X entry 1, 1']", text)
-        page.wait_for_function("(shown) => { const error = document.querySelector('.derive-error');"
-                               " return !error.hidden && error.textContent !== shown; }",
-                               arg=errors.get("1e200", {}).get("message", ""))
-        errors[text] = {"message": page.inner_text(".derive-error"),
-                        "shown": sum(q["shown"] for q in page.evaluate(SHOWN))}
-    page.click("button.derive-reset")
-    settle(page)
-    seen |= {"errors": errors, "reset": page.evaluate(SHOWN),
-             "reset_inputs": page.evaluate(INPUTS), "hands_reset": page.evaluate(HANDS_SHOWN),
-             "edges_reset": page.evaluate(EDGES), "curve_reset": page.evaluate(CURVE),
-             "reset_hash": page.evaluate("() => location.hash"),
-             "error_shown": page.is_visible(".derive-error")}
-    page.close()
+    with new_page(chromium) as page:
+        url = site_page[1] + "examples/seed/"
+        page.goto(url, wait_until="load")
+        settle(page)
+        seen: dict[str, Any] = {"loaded": page.evaluate(SHOWN), "inputs": page.evaluate(INPUTS),
+                                "hands_loaded": page.evaluate(HANDS_SHOWN),
+                                "edges_loaded": page.evaluate(EDGES),
+                                "curve_loaded": page.evaluate(CURVE)}
+        page.evaluate(MARK_LOADED)
+        page.fill("input[aria-label='W1 entry 1, 1']", "0.5")
+        page.wait_for_function("() => location.hash.startsWith('#edits=')")
+        settle(page)
+        seen |= {"edited": page.evaluate(SHOWN), "hash": page.evaluate("() => location.hash"),
+                 "hands_edited": page.evaluate(HANDS_SHOWN), "edges_edited": page.evaluate(EDGES),
+                 "curve_edited": page.evaluate(CURVE)}
+        page.reload(wait_until="load")
+        settle(page)
+        seen |= {"reloaded": page.evaluate(SHOWN), "reloaded_inputs": page.evaluate(INPUTS)}
+        errors: dict[str, Any] = {}
+        for text in ("1e200", "abc"):
+            page.fill("input[aria-label='X entry 1, 1']", text)
+            page.wait_for_function(
+                "(shown) => { const error = document.querySelector('.derive-error');"
+                " return !error.hidden && error.textContent !== shown; }",
+                arg=errors.get("1e200", {}).get("message", ""))
+            errors[text] = {"message": page.inner_text(".derive-error"),
+                            "shown": sum(q["shown"] for q in page.evaluate(SHOWN))}
+        page.click("button.derive-reset")
+        settle(page)
+        seen |= {"errors": errors, "reset": page.evaluate(SHOWN),
+                 "reset_inputs": page.evaluate(INPUTS), "hands_reset": page.evaluate(HANDS_SHOWN),
+                 "edges_reset": page.evaluate(EDGES), "curve_reset": page.evaluate(CURVE),
+                 "reset_hash": page.evaluate("() => location.hash"),
+                 "error_shown": page.is_visible(".derive-error")}
     document = edited(SHIPPED_DOCUMENTS["seed"], {"W1": [[0.5, 0.01], [0.7, 0.43], [0.0, 0.88]]})
     path = tmp_path_factory.mktemp("seed") / "seed.toml"
     path.write_text(toml(document))
@@ -709,17 +709,16 @@ def test_the_hand_calculations_follow_the_edits_as_derive_writes_them(seed_edite
 
 
 def test_the_settings_in_the_text_follow_the_edits(site_page, chromium, tmp_path_factory):
-    page = new_page(chromium)
-    page.goto(site_page[1] + "examples/tanh-momentum/", wait_until="load")
-    settle(page)
-    loaded = {q["quantity"]: q for q in page.evaluate(SHOWN)}
-    edits = {"learning_rate": 0.05, "weight_decay": 0.002, "momentum": 0.5}
-    for key, value in edits.items():
-        page.fill(f"input[aria-label='{key} entry 1, 1']", str(value))
-    page.wait_for_function("() => location.hash.includes('momentum')")
-    settle(page)
-    now = page.evaluate(SHOWN)
-    page.close()
+    with new_page(chromium) as page:
+        page.goto(site_page[1] + "examples/tanh-momentum/", wait_until="load")
+        settle(page)
+        loaded = {q["quantity"]: q for q in page.evaluate(SHOWN)}
+        edits = {"learning_rate": 0.05, "weight_decay": 0.002, "momentum": 0.5}
+        for key, value in edits.items():
+            page.fill(f"input[aria-label='{key} entry 1, 1']", str(value))
+        page.wait_for_function("() => location.hash.includes('momentum')")
+        settle(page)
+        now = page.evaluate(SHOWN)
     path = tmp_path_factory.mktemp("settings") / "tanh-momentum.toml"
     path.write_text(toml(edited(SHIPPED_DOCUMENTS["tanh-momentum"], edits)))
     expected = values_of(path)

@@ -309,26 +309,23 @@ def checked(site_page, chromium) -> dict[str, Any]:
     then the dL/dW2 that follows from it, a matrix of the wrong shape, the right dL/dW2, an
     edit of W1 that makes it wrong, and the dL/dW2 of the edited weights; what the section
     showed each time."""
-    page = chromium[0].new_page(viewport={"width": 390, "height": 844})
-    page.on("request", lambda request: chromium[1].append(request.url))
-    page.on("pageerror", lambda error: chromium[1].append(f"script error: {error}"))
-    page.goto(site_page[1] + "examples/seed/", wait_until="load")
-    settle(page)
-    true = step_values("seed")
-    no_half = typed(step_values("seed", 1, "no-half")["gradients.W2"], 4)
-    delta2 = np.round(true["intermediates.delta2"] + [[0.1, -0.2, 0.05, 0.03]], 4)
-    follows = typed(delta2 @ true["intermediates.Z1"].T, 4)
-    seen = {"mistake": check(page, "gradients.W2", bmatrix(no_half)),
-            "delta": check(page, "intermediates.delta2", " ".join(typed(delta2, 4)[0])),
-            "follows": check(page, "gradients.W2", ", ".join(follows[0])),
-            "shape": check(page, "gradients.W2", "1 2"),
-            "right": check(page, "gradients.W2", " ".join(typed(true["gradients.W2"], 4)[0]))}
-    page.fill("input[aria-label='W1 entry 1, 1']", str(EDITED_W1[0][0]))
-    page.wait_for_function("() => location.hash.startsWith('#edits=')")
-    settle(page)
-    seen["edited"] = page.evaluate(SEEN)
-    seen["edited, typed again"] = check(page, "gradients.W2", " ".join(edited_seed_gradient()[0]))
-    page.close()
+    with test_javascript.new_page(chromium, width=390, height=844) as page:
+        page.goto(site_page[1] + "examples/seed/", wait_until="load")
+        settle(page)
+        true = step_values("seed")
+        no_half = typed(step_values("seed", 1, "no-half")["gradients.W2"], 4)
+        delta2 = np.round(true["intermediates.delta2"] + [[0.1, -0.2, 0.05, 0.03]], 4)
+        follows = typed(delta2 @ true["intermediates.Z1"].T, 4)
+        seen = {"mistake": check(page, "gradients.W2", bmatrix(no_half)),
+                "delta": check(page, "intermediates.delta2", " ".join(typed(delta2, 4)[0])),
+                "follows": check(page, "gradients.W2", ", ".join(follows[0])),
+                "shape": check(page, "gradients.W2", "1 2"),
+                "right": check(page, "gradients.W2", " ".join(typed(true["gradients.W2"], 4)[0]))}
+        page.fill("input[aria-label='W1 entry 1, 1']", str(EDITED_W1[0][0]))
+        page.wait_for_function("() => location.hash.startsWith('#edits=')")
+        settle(page)
+        seen["edited"] = page.evaluate(SEEN)
+        seen["edited, typed again"] = check(page, "gradients.W2", " ".join(edited_seed_gradient()[0]))
     return seen
 
 
