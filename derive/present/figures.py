@@ -110,7 +110,8 @@ class Layout:
 
 
 def network_layout(example: Example, options: RenderOptions) -> Layout:
-    """Where the diagram puts everything, computed once for both printers (SVG and TikZ).
+    """Where the diagram puts everything, computed once for both printers (SVG and TikZ: an
+    example's files pass it to each).
 
     Each layer is a column of units. Between two columns every weight is written on its own
     edge, where no other written weight, unit or nearby edge is (see `_labelled`), if there are
@@ -267,9 +268,10 @@ def _places(index: int, edges: list[Edge]) -> list[_Place]:
                  & (np.minimum(at_left, at_right) <= bottom[:, None] - _PAD)).sum(axis=1)
     distance = np.abs(start[..., 1] + slope * (x[:, None] - start[..., 0]) - y[:, None])
     clearance = (distance / np.hypot(1, slope)).min(axis=1, initial=np.inf)
-    return [_Place(float(along[k]), (float(x[k]), float(y[k])),
-                   (float(left[k]), float(top[k]), float(right[k]), float(bottom[k])),
-                   float(clearance[k]), int(crossings[k])) for k in np.flatnonzero(inside)]
+    columns = (a[inside].tolist() for a in (along, x, y, left, top, right, bottom, clearance,
+                                            crossings))
+    return [_Place(a, (cx, cy), (l, t, r, b), c, n)
+            for a, cx, cy, l, t, r, b, c, n in zip(*columns)]
 
 
 def _write(ranked: list[list[_Place]]) -> list[_Place] | None:
@@ -332,12 +334,13 @@ def _column_x(layer: int) -> float:
     return _MARGIN + _RADIUS + layer * (2 * _RADIUS + _GAP)
 
 
-def network_diagram(example: Example, options: RenderOptions,
-                    templates: tuple[Path, ...] = ()) -> str:
-    """The network as an accessible SVG: `network_layout` printed by network.svg.j2. On an
-    interactive page each edge names its weight's dotted path in the answer key's first step
-    (`weights.W1.0.1`), so the page's script writes the reader's weights on the edges."""
-    layout = network_layout(example, options)
+def network_diagram(example: Example, options: RenderOptions, templates: tuple[Path, ...] = (),
+                    layout: Layout | None = None) -> str:
+    """The network as an accessible SVG: `layout` (by default `network_layout`) printed by
+    network.svg.j2. On an interactive page each edge names its weight's dotted path in the
+    answer key's first step (`weights.W1.0.1`), so the page's script writes the reader's weights
+    on the edges."""
+    layout = layout or network_layout(example, options)
     nodes = [{"x": _short(n.x), "y": _short(n.y), "kind": n.kind, "text": _unit_text(n, False),
               "baseline": _short(n.y + _BASELINE * _FONT["unit"])} for n in layout.nodes]
     edges = [{"x1": x1, "y1": y1, "x2": x2, "y2": y2, "x": _short(e.centre[0]),
@@ -353,12 +356,12 @@ def network_diagram(example: Example, options: RenderOptions,
                   precision=options.edge_precision if options.interactive else None)
 
 
-def network_tikz(example: Example, options: RenderOptions,
-                 templates: tuple[Path, ...] = ()) -> str:
-    """The same diagram as a TikZ picture for the LaTeX document: `network_layout` printed by
-    network.tikz.j2. Paper has no hover: the weights a page shows only on hover are left to the
-    document's matrices."""
-    layout = network_layout(example, options)
+def network_tikz(example: Example, options: RenderOptions, templates: tuple[Path, ...] = (),
+                 layout: Layout | None = None) -> str:
+    """The same diagram as a TikZ picture for the LaTeX document: `layout` (by default
+    `network_layout`) printed by network.tikz.j2. Paper has no hover: the weights a page shows
+    only on hover are left to the document's matrices."""
+    layout = layout or network_layout(example, options)
     return render(
         "network.tikz.j2", templates, width=_short(layout.width),
         height=_short(layout.height), radius=layout.radius,

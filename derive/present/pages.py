@@ -12,7 +12,7 @@ from ..moodle import example_bank
 from ..spec import KINKED
 from ..worked import WorkedExample
 from .answer_key import answer_key, to_json
-from .figures import loss_alt, loss_curve, network_diagram, network_tikz
+from .figures import Layout, loss_alt, loss_curve, network_diagram, network_layout, network_tikz
 from .options import DEFAULTS, RenderOptions
 from .render import render
 from .view import view
@@ -29,14 +29,15 @@ def example_files(worked: WorkedExample, options: RenderOptions = DEFAULTS,
     """
     page = view(worked, options)
     losses = page["loss_table"]["losses"]
-    diagram = network_diagram(worked.example, options, templates)
+    layout = network_layout(worked.example, options)
+    diagram = network_diagram(worked.example, options, templates, layout)
     figures = {"diagram_svg": diagram, "loss_alt": loss_alt(losses) if len(losses) > 1 else ""}
     name = worked.example.name
     key = answer_key(worked)
     files = {
         f"examples/{name}.md": render("example.md.j2", templates, page=page, site=True,
                                       **figures),
-        f"examples/{name}.tex": document(worked, page, options, templates),
+        f"examples/{name}.tex": document(worked, page, options, templates, layout),
         f"examples/{name}.json": to_json(key),
         f"examples/{name}-network.svg": diagram,
         f"examples/{name}-moodle.xml": example_bank(worked, options.precision),
@@ -110,11 +111,11 @@ def _mistake(worked: WorkedExample, mistake: Mistake) -> str:
 
 
 def document(worked: WorkedExample, page: dict, options: RenderOptions = DEFAULTS,
-             templates: tuple[Path, ...] = ()) -> str:
+             templates: tuple[Path, ...] = (), layout: Layout | None = None) -> str:
     """The worked example as a standalone LaTeX document, from its view, with the page's
-    network diagram drawn in TikZ."""
+    network diagram drawn in TikZ (from `layout`, by default `figures.network_layout`)."""
     return render("example.tex.j2", templates, page=page,
-                  diagram=network_tikz(worked.example, options, templates))
+                  diagram=network_tikz(worked.example, options, templates, layout))
 
 
 def questions(page: dict, templates: tuple[Path, ...] = ()) -> str:
