@@ -122,11 +122,37 @@ def offered(worked: WorkedExample, mistake: Mistake, step: int, quantity: str) -
     Not where the mistake gives the right value (to rounding: `SAME` relative to the quantity's
     largest entry), e.g. relu's derivative taken at Z, which equals its derivative at S.
     """
+    right = _quantities(worked.steps[_step(worked, step) - 1])
+    return Made(mistake, _mistaken_step(worked, mistake, step), right).offered(quantity)
+
+
+class Made(NamedTuple):
+    """A mistake made in one step: the step's quantities as the mistake makes them (`wrong`)
+    and as they are (`right`), keyed as in `mistaken_values`."""
+
+    mistake: Mistake
+    wrong: dict[str, Any]
+    right: dict[str, Any]
+
+    def offered(self, quantity: str) -> bool:
+        """`offered(worked, self.mistake, step, quantity)`, from the numbers at hand."""
+        wrong, right = _lookup(self.wrong, quantity), _lookup(self.right, quantity)
+        return not _same(np.asarray(wrong, dtype=float), np.asarray(right, dtype=float))
+
+
+def made_in(worked: WorkedExample, step: int) -> tuple[Made, ...]:
+    """Each catalogued mistake made in `step` (counted from 1), computed once for all of the
+    step's quantities a caller then asks about."""
+    right = _quantities(worked.steps[_step(worked, step) - 1])
+    return tuple(Made(mistake, _mistaken_step(worked, mistake, step), right)
+                 for mistake in catalogue(worked))
+
+
+def _step(worked: WorkedExample, step: int) -> int:
+    """`step`, refused unless the pages detail it."""
     if not 1 <= step <= _steps(worked):
         raise DeriveError(f"step: must be between 1 and {_steps(worked)}, not {step}")
-    wrong = _lookup(_mistaken_step(worked, mistake, step), quantity)
-    right = _lookup(_quantities(worked.steps[step - 1]), quantity)
-    return not _same(np.asarray(wrong, dtype=float), np.asarray(right, dtype=float))
+    return step
 
 
 def _steps(worked: WorkedExample) -> int:
@@ -495,11 +521,12 @@ def _instance(kind: Kind, worked: WorkedExample) -> dict[str, Any] | None:
     mistake = next((m for m in catalogue(worked) if m.id == kind.id), None)
     if mistake is None:
         return None
+    made = Made(mistake, _mistaken_step(worked, mistake, 1), _quantities(worked.steps[0]))
     paths = dict.fromkeys(p for p in (_path(worked.derivation, mistake.where), "gradients.W1")
-                          if p is not None and offered(worked, mistake, 1, p))
+                          if p is not None and made.offered(p))
     if not paths:
         return None
-    right, wrong = _quantities(worked.steps[0]), _mistaken_step(worked, mistake, 1)
+    right, wrong = made.right, made.wrong
     precision = worked.example.precision
     return {
         "explanation": mistake.explanation, "right_tex": mistake.right_tex,

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import DeriveError
-from .mistakes import catalogue, mistaken_values, offered
+from .mistakes import Made, made_in
 from .present import notation
 from .present.answer_key import answer_key
 from .present.latex import bmatrix, number, setting, tex
@@ -174,9 +174,10 @@ def _questions(worked: WorkedExample, ask: Sequence[Asked], precision: int) -> s
     parts = [f"<p>Compute the following, giving every number to {precision} decimals.</p>\n"]
     for step in sorted({a.step for a in ask}):
         parts.append(f"<p><b>{_step_title(worked, step)}</b></p>\n")
+        made = made_in(worked, step)
         for quantity in (a.quantity for a in ask if a.step == step):
             right = _grid(_at(key[step - 1], quantity))
-            wrong = _mistakes(worked, step, quantity, right.shape)
+            wrong = _mistakes(made, quantity, right.shape)
             parts.append(f"<p>\\({_html(_symbol(worked, quantity))}\\):</p>\n"
                          f"{_blanks(right, wrong, tolerance)}\n")
     return "".join(parts)
@@ -198,17 +199,17 @@ def _step_title(worked: WorkedExample, step: int) -> str:
     return f"Step {step} (samples {samples}{after})"
 
 
-def _mistakes(worked: WorkedExample, step: int, quantity: str,
+def _mistakes(made: Sequence[Made], quantity: str,
               shape: tuple[int, ...]) -> list[tuple[str, np.ndarray]]:
-    """(feedback, value) of each catalogued mistake that changes the quantity and gives it the
-    right shape (bias-not-summed's one column per sample cannot fill a bias's blanks)."""
+    """(feedback, value) of each mistake made in the step that changes the quantity and gives
+    it the right shape (bias-not-summed's one column per sample cannot fill a bias's blanks)."""
     found = []
-    for mistake in catalogue(worked):
-        if not offered(worked, mistake, step, quantity):
+    for one in made:
+        if not one.offered(quantity):
             continue
-        value = _grid(_at(mistaken_values(worked, mistake)[step - 1], quantity))
+        value = _grid(_at(one.wrong, quantity))
         if value.shape == shape:
-            found.append((f"{mistake.title}: {mistake.explanation}", value))
+            found.append((f"{one.mistake.title}: {one.mistake.explanation}", value))
     return found
 
 
