@@ -122,8 +122,7 @@ def offered(worked: WorkedExample, mistake: Mistake, step: int, quantity: str) -
     Not where the mistake gives the right value (to rounding: `SAME` relative to the quantity's
     largest entry), e.g. relu's derivative taken at Z, which equals its derivative at S.
     """
-    right = _quantities(worked.steps[_step(worked, step) - 1])
-    return Made(mistake, _mistaken_step(worked, mistake, step), right).offered(quantity)
+    return _made(worked, mistake, step).offered(quantity)
 
 
 class Made(NamedTuple):
@@ -146,6 +145,12 @@ def made_in(worked: WorkedExample, step: int) -> tuple[Made, ...]:
     right = _quantities(worked.steps[_step(worked, step) - 1])
     return tuple(Made(mistake, _mistaken_step(worked, mistake, step), right)
                  for mistake in catalogue(worked))
+
+
+def _made(worked: WorkedExample, mistake: Mistake, step: int) -> Made:
+    """`mistake` made in `step` (counted from 1), beside the step as it is."""
+    right = _quantities(worked.steps[_step(worked, step) - 1])
+    return Made(mistake, _mistaken_step(worked, mistake, step), right)
 
 
 def _step(worked: WorkedExample, step: int) -> int:
@@ -521,7 +526,7 @@ def _instance(kind: Kind, worked: WorkedExample) -> dict[str, Any] | None:
     mistake = next((m for m in catalogue(worked) if m.id == kind.id), None)
     if mistake is None:
         return None
-    made = Made(mistake, _mistaken_step(worked, mistake, 1), _quantities(worked.steps[0]))
+    made = _made(worked, mistake, 1)
     paths = dict.fromkeys(p for p in (_path(worked.derivation, mistake.where), "gradients.W1")
                           if p is not None and made.offered(p))
     if not paths:

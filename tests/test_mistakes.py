@@ -13,7 +13,8 @@ from reference import softmax, toml_example, with_leak
 
 from derive import worked_example
 from derive.compile.compiled import compile_derivation
-from derive.mistakes import IDS, catalogue, catalogue_markdown, mistaken_values, offered
+from derive.errors import DeriveError
+from derive.mistakes import IDS, catalogue, catalogue_markdown, made_in, mistaken_values, offered
 from derive.present.latex import number, tex
 from derive.spec import load_example
 from derive.symbolic import derive
@@ -342,6 +343,22 @@ def test_mistaken_values_cover_the_detailed_steps():
     assert len(mistaken_values(shipped("seed"), catalogue(shipped("seed"))[0])) == 2
     worked = shipped("tanh-regression")
     assert len(mistaken_values(worked, catalogue(worked)[0])) == 3
+
+
+def test_the_mistakes_made_in_a_step_are_the_catalogue_with_its_values_and_offers():
+    worked = shipped("tanh-regression")  # three detailed steps, biases and two layers
+    mistakes = catalogue(worked)
+    for step in (1, 2, 3):
+        made = made_in(worked, step)
+        assert [one.mistake for one in made] == list(mistakes)
+        for one in made:
+            assert one.wrong == mistaken_values(worked, one.mistake)[step - 1]
+            quantities = ["loss", *(f"{group}.{name}" for group, named in one.right.items()
+                                    if isinstance(named, dict) for name in named)]
+            assert [one.offered(q) for q in quantities] == [
+                offered(worked, one.mistake, step, q) for q in quantities]
+    with pytest.raises(DeriveError, match="step: must be between 1 and 3, not 4"):
+        made_in(worked, 4)
 
 
 def test_building_the_catalogue_leaves_the_real_derivation_unchanged():
