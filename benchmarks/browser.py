@@ -1,6 +1,7 @@
 """What an interactive example page costs in chromium: training again and re-typesetting.
 
-Run from the repository root (about a minute; needs /usr/bin/chromium and Playwright):
+Run from the repository root (about a minute; needs Playwright and the chromium of
+tests/browser.py):
 
     python benchmarks/browser.py [--write]
 
