@@ -187,7 +187,7 @@ def _require_finite(example: Example, index: int, step: TrainingStep) -> None:
     if step.data_loss is not None:
         quantities["the loss of all samples"] = step.data_loss
     for name, value in quantities.items():
-        if not np.all(np.isfinite(value)):
+        if not np.isfinite(value).all():
             shown = {"L": "the loss", "J": "the objective",
                      **{f"d{of}_d{n}": f"d{of}/d{n}" for n in step.gradients for of in "LRJ"}}
             kind = "nan" if np.any(np.isnan(value)) else "inf"

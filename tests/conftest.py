@@ -27,6 +27,7 @@ from browser import launched
 from files import cache_of, numbers_only
 from hypothesis import settings
 
+from derive.site import examples
 from derive.site.build import build_site
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +67,19 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 build_site(site_dir=site, config_file=ROOT / "mkdocs.yml")
             (shared / "done").touch()
     return site
+
+
+@pytest.fixture(scope="session", autouse=True)
+def builds_without_a_pool() -> Iterator[None]:
+    """Under pytest-xdist, a build computes its examples in its own worker: a worker per core
+    keeps every core busy already, and a pool would only add processes that each import SymPy
+    first. The pool's own tests give a build the cores it needs."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(examples, "_cores", lambda: 1)
+        yield
 
 
 @pytest.fixture(scope="session")
