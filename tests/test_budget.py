@@ -13,6 +13,7 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +61,26 @@ def test_each_worst_shape_is_accepted_and_within_every_limit(files, name):
         <= spec.MAX_WORK
 
 
+@pytest.fixture(scope="module")
+def runs(files: dict[str, Path]) -> Callable[[str], tuple[worked.WorkedExample, dict[str, int]]]:
+    """Each worst shape's run, computed once for the module, and the passes it made through the
+    network (`count_passes`)."""
+    done = {}
+
+    def run(name: str) -> tuple[worked.WorkedExample, dict[str, int]]:
+        if name not in done:
+            with pytest.MonkeyPatch.context() as patch:
+                passes = count_passes(patch)
+                done[name] = worked_example(files[name]), dict(passes)
+        return done[name]
+
+    return run
+
+
 @pytest.mark.parametrize("name", ACCEPTED)
-def test_each_worst_shape_does_no_more_than_the_budget_counts(files, name, monkeypatch):
-    passes = count_passes(monkeypatch)
-    example = load_example(files[name])
-    run = worked_example(example)
+def test_each_worst_shape_does_no_more_than_the_budget_counts(runs, name):
+    run, passes = runs(name)
+    example = run.example
     network, batch, steps = example.network, example.batch_size, example.steps
     assert passes["intermediates"] <= steps + spec.checked_passes(network)
     assert passes["loss"] <= steps + 1
@@ -122,8 +138,8 @@ def test_the_cross_check_expands_no_more_terms_than_it_counts(files, name, monke
     assert len(differentiated) <= sum(p.size for p in example.parameters.values()) + outputs
 
 
-def test_softmax_with_mse_is_cross_checked_below_its_proven_step(files):
-    run = worked_example(files["softmax-mse-5-5-1-2-3"])
+def test_softmax_with_mse_is_cross_checked_below_its_proven_step(files, runs):
+    run, _ = runs("softmax-mse-5-5-1-2-3")
     assert run.proof.kind == "softmax_vjp" and run.proof.holds
     shape = worst.Shape((4, 6), ("softmax",), "mse")  # the report's 4 -> 6 network
     path = worst.write(shape, files["expansion-limit"].with_name("softmax-4-6.toml"))
@@ -146,12 +162,12 @@ def test_exact_fractions_grow_no_larger_than_the_budget_counts(files, name):
 
 
 @pytest.mark.parametrize("name", ["wide-input", "samples", "tanh-deep-wide"])
-def test_a_page_formats_only_the_entries_it_shows(files, name, monkeypatch):
+def test_a_page_formats_only_the_entries_it_shows(runs, name, monkeypatch):
+    run, _ = runs(name)
     formatted, matrices = [], []
     number, bmatrix = view_module.number, view_module.bmatrix
     monkeypatch.setattr(view_module, "number", lambda *a: formatted.append(1) or number(*a))
     monkeypatch.setattr(view_module, "bmatrix", lambda *a: matrices.append(1) or bmatrix(*a))
-    run = worked_example(files[name])
     options = view_module.DEFAULTS
     view_module.view(run, options)
     shown = options.elide_head + options.elide_tail
