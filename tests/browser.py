@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 # Debian's chromium as its headless shell (package chromium-headless-shell: the same engine, the
-# headless mode Playwright itself runs), which the suite's pages cost a sixth less CPU in; else the
-# full browser (package chromium, DESIGN §5).
+# headless mode Playwright itself runs), in which the suite's pages cost about a tenth less CPU;
+# else the full browser (package chromium, DESIGN §5).
 BROWSERS = (Path("/usr/bin/chromium-headless-shell"), Path("/usr/bin/chromium"))
 CHROMIUM = next((path for path in BROWSERS if path.exists()), BROWSERS[0])
 # Flags that work for Debian's chromium on these machines (DESIGN §5).
