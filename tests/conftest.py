@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,9 @@ import pytest
 # Generated code is cached on disk; the tests use their own cache, never the user's, and each
 # pytest-xdist worker its own folder of it: tests that count what a build computes, or damage an
 # entry, assume no other process writes there. Set before any test module imports derive.
-os.environ.setdefault("DERIVE_CACHE_DIR", tempfile.mkdtemp(prefix="derive-test-cache-"))
+if "DERIVE_CACHE_DIR" not in os.environ:  # the process that makes it removes it at its exit
+    os.environ["DERIVE_CACHE_DIR"] = tempfile.mkdtemp(prefix="derive-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["DERIVE_CACHE_DIR"], ignore_errors=True)
 if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ["DERIVE_CACHE_DIR"] = os.path.join(os.environ["DERIVE_CACHE_DIR"],
                                                   os.environ["PYTEST_XDIST_WORKER"])
