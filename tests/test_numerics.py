@@ -90,3 +90,7 @@ def test_values_is_always_strict_json():
     key = json.loads(result.stdout, parse_constant=refuse)
     assert key["final"]["loss"] < key["steps"][0]["loss"]
     assert set(key["final"]["weights"]) == {"W1", "b1", "W2", "b2"}
+    # Indented object by object, each matrix on a line of its own, row by row.
+    first = key["steps"][0]
+    assert f'\n      "samples": {json.dumps(first["samples"])},\n' in result.stdout
+    assert f'\n        "W1": {json.dumps(first["weights"]["W1"])},\n' in result.stdout
