@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import gc
 import os
 import shutil
 import tempfile
@@ -41,6 +42,16 @@ ROOT = Path(__file__).resolve().parents[1]
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Spare the garbage collector what the collection imported (SymPy, torch, hypothesis), which
+    lives as long as the process, and collect the young objects SymPy makes by the hundred
+    thousand ten thousand at a time instead of 700: the collector's time in a whole run falls
+    from about 15 CPU-s to 6."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
