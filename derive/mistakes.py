@@ -29,7 +29,7 @@ import sympy
 from sympy import Lambda, MatrixSymbol, Symbol
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .compile.compiled import compile_intermediates
+from .compile.compiled import compile_changes
 from .errors import DeriveError
 from .ops import ELEMENTWISE, LogSoftmax
 from .present import notation
@@ -170,17 +170,19 @@ def _mistaken_step(worked: WorkedExample, mistake: Mistake, step: int) -> dict[s
     previous = worked.steps[step - 2].velocity if step > 1 else {}
     rate = example.learning_rate
     derivation = worked.derivation if mistake.derivation is None else mistake.derivation
-    if mistake.derivation is None:
-        values = dict(true.values)
-    else:
+    values = dict(true.values)
+    if mistake.derivation is not None:
+        changed = _changed(worked.derivation, derivation)
+        function, given = compile_changes(derivation, changed)
         columns = list(true.samples)
         extra = [rate] if isinstance(derivation, WithRate) else []
         with np.errstate(all="ignore"):
-            results = compile_intermediates(derivation)(
-                example.X[:, columns], example.Y[:, columns],
-                *arguments(example, true.parameters), *extra)
-        values = {d.symbol.name: np.asarray(r, dtype=float)
-                  for d, r in zip(derivation.definitions, results)}
+            results = function(example.X[:, columns], example.Y[:, columns],
+                               *arguments(example, true.parameters), *extra,
+                               *(values[name] for name in given))
+        computed = [d.symbol.name for d in derivation.definitions if d.symbol.name in changed]
+        values |= {name: np.asarray(r, dtype=float) for name, r in zip(computed, results)}
+        values = {d.symbol.name: values[d.symbol.name] for d in derivation.definitions}
     gradients = {p.name: values[g.name] for p, g in zip(derivation.parameters,
                                                         derivation.gradients)}
     with np.errstate(all="ignore"):
@@ -190,6 +192,19 @@ def _mistaken_step(worked: WorkedExample, mistake: Mistake, step: int) -> dict[s
     made = TrainingStep(true.samples, true.parameters, values, values["L"], gradients,
                         velocity, updated)
     return _quantities(made)
+
+
+def _changed(right: Derivation, mistaken: Derivation) -> frozenset[str]:
+    """The names of the definitions of `mistaken`, a rewrite of `right`, whose formula differs
+    from `right`'s or uses one that does: the others have `right`'s values."""
+    formulas = {d.symbol.name: d.expr for d in right.definitions}
+    changed: set[str] = set()
+    for definition in mistaken.definitions:
+        name = definition.symbol.name
+        if (formulas.get(name) != definition.expr
+                or any(s.name in changed for s in definition.expr.free_symbols)):
+            changed.add(name)
+    return frozenset(changed)
 
 
 def _quantities(step: TrainingStep) -> dict[str, Any]:

@@ -90,13 +90,14 @@ class Derivation:
         penalty = (self.penalty,) if self.penalty is not None else ()
         return (self.X, self.Y, *self.parameters, *penalty)
 
-    def needed(self, outputs: Sequence[sympy.Basic]) -> list[Definition]:
+    def needed(self, outputs: Sequence[sympy.Basic],
+               given: Sequence[sympy.Basic] = ()) -> list[Definition]:
         """The definitions `outputs` depend on, in definition order: what code computing
-        them must print."""
+        them must print, where the values of the definitions `given` are known."""
         wanted = set(outputs)
         needed = []
         for definition in reversed(self.definitions):
-            if definition.symbol in wanted:
+            if definition.symbol in wanted and definition.symbol not in given:
                 needed.append(definition)
                 wanted |= definition.expr.free_symbols
         return needed[::-1]

@@ -361,6 +361,28 @@ def test_the_mistakes_made_in_a_step_are_the_catalogue_with_its_values_and_offer
         made_in(worked, 4)
 
 
+@pytest.mark.parametrize("name", ["seed", "seed_exact", "tanh-momentum", "softmax-classifier"])
+def test_a_mistake_keeps_the_steps_own_values_where_it_changes_nothing(name):
+    # As the page's script does: a definition whose formula is the real one and uses nothing
+    # the mistake changed keeps the step's value, to the bit (an exact step's forward pass too,
+    # which floats would round differently); the hand-written steps above check the values it
+    # does change.
+    worked = shipped(name)
+    formulas = {d.symbol.name: d.expr for d in worked.derivation.definitions}
+    for one in made_in(worked, 1):
+        if one.mistake.derivation is None:
+            continue
+        changed: set[str] = set()
+        for definition in one.mistake.derivation.definitions:
+            if (formulas.get(definition.symbol.name) != definition.expr
+                    or {s.name for s in definition.expr.free_symbols} & changed):
+                changed.add(definition.symbol.name)
+        kept = set(one.wrong["intermediates"]) - changed
+        assert kept and changed, one.mistake.id
+        for quantity in kept:
+            assert one.wrong["intermediates"][quantity] == one.right["intermediates"][quantity]
+
+
 def test_building_the_catalogue_leaves_the_real_derivation_unchanged():
     worked = shipped("softmax-classifier")
     before = [(d.symbol, d.expr) for d in worked.derivation.definitions]

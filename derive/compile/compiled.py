@@ -54,11 +54,20 @@ def compile_derivation(derivation: Derivation) -> Compiled:
 
 
 @cache
-def compile_intermediates(derivation: Derivation) -> Callable:
-    """Just the lambdified `intermediates` of `compile_derivation`: all that evaluating a
-    derivation once needs (a catalogued mistake's), for a third of the printing."""
-    module = module_source(derivation, {"intermediates": _intermediates_source(derivation)})
-    return code_cache.load(module, _name(derivation))["intermediates"]
+def compile_changes(derivation: Derivation,
+                    changed: frozenset[str]) -> tuple[Callable, tuple[str, ...]]:
+    """The definitions named in `changed`, in order, lambdified as a function of the
+    derivation's arguments followed by the values of the other definitions they use (named in
+    the tuple returned): a rewrite of a derivation (a catalogued mistake) prints only the lines
+    it changes, its other values being the derivation's own, as a page's script does."""
+    computed = [d for d in derivation.definitions if d.symbol.name in changed]
+    used = set().union(*(d.expr.free_symbols for d in computed))
+    given = tuple(d.symbol for d in derivation.definitions
+                  if d.symbol.name not in changed and d.symbol in used)
+    source = function_source(derivation, [d.symbol for d in computed], per_block=False,
+                             given=given)
+    module = module_source(derivation, {"changes": source})
+    return code_cache.load(module, _name(derivation))["changes"], tuple(s.name for s in given)
 
 
 def _intermediates_source(derivation: Derivation) -> str:

@@ -134,18 +134,21 @@ class MatrixNumPyPrinter(NumPyPrinter):
 
 
 def function_source(derivation: Derivation, outputs: Sequence[sympy.Basic] | sympy.Basic, *,
-                    per_block: bool) -> str:
+                    per_block: bool, given: Sequence[sympy.Basic] = ()) -> str:
     """lambdify's source of a function of (X, Y, *parameters) returning `outputs` (several or one).
 
     Each definition the outputs need becomes one assignment. With `per_block` the function also
     takes N, the whole batch's size, so it can be called on a block of samples (see `runtime.blocked`).
+    The values of the definitions `given` (symbols) are taken as further arguments, not computed.
     """
-    chain = derivation.needed(outputs if isinstance(outputs, (list, tuple)) else [outputs])
+    chain = derivation.needed(outputs if isinstance(outputs, (list, tuple)) else [outputs], given)
     arguments = (*derivation.arguments, derivation.N) if per_block else derivation.arguments
+    arguments = (*arguments, *given)
     widths = {width: f"{name}.shape[{axis}]"
               for width, (name, axis) in derivation.width_sources().items()}
     shapes = {**widths, derivation.N: "X.shape[1]"}
-    known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name for d in chain
+    known = {(d.expr.function.expr.func, d.expr.expr): d.symbol.name
+             for d in [*chain, *(d for d in derivation.definitions if d.symbol in given)]
              if isinstance(d.expr, ElementwiseApplyFunction)}
     function = sympy.lambdify(
         arguments, outputs,
