@@ -36,9 +36,11 @@ are set they slow a current NumPy; unset them for this command alone (`env -u OP
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -55,7 +57,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DERIVE_CACHE_DIR", tempfile.mkdtemp(prefix="derive-bench-cache-"))
+if "DERIVE_CACHE_DIR" not in os.environ:  # a cache of the benchmark's own, removed at its exit
+    os.environ["DERIVE_CACHE_DIR"] = tempfile.mkdtemp(prefix="derive-bench-cache-")
+    atexit.register(shutil.rmtree, os.environ["DERIVE_CACHE_DIR"], ignore_errors=True)
 
 PAGE = ROOT / "docs" / "performance.md"
 FIGURES = ROOT / "docs" / "performance"
