@@ -172,17 +172,14 @@ def _mistaken_step(worked: WorkedExample, mistake: Mistake, step: int) -> dict[s
     derivation = worked.derivation if mistake.derivation is None else mistake.derivation
     values = dict(true.values)
     if mistake.derivation is not None:
-        changed = _changed(worked.derivation, derivation)
-        function, given = compile_changes(derivation, changed)
         columns = list(true.samples)
         extra = [rate] if isinstance(derivation, WithRate) else []
         with np.errstate(all="ignore"):
-            results = function(example.X[:, columns], example.Y[:, columns],
-                               *arguments(example, true.parameters), *extra,
-                               *(values[name] for name in given))
-        computed = [d.symbol.name for d in derivation.definitions if d.symbol.name in changed]
-        values |= {name: np.asarray(r, dtype=float) for name, r in zip(computed, results)}
-        values = {d.symbol.name: values[d.symbol.name] for d in derivation.definitions}
+            changes = compile_changes(derivation, derivation.changed_from(worked.derivation))(
+                example.X[:, columns], example.Y[:, columns],
+                *arguments(example, true.parameters), *extra, known=values)
+        values = {name: np.asarray(changes[name], dtype=float) if name in changes else values[name]
+                  for name in (d.symbol.name for d in derivation.definitions)}
     gradients = {p.name: values[g.name] for p, g in zip(derivation.parameters,
                                                         derivation.gradients)}
     with np.errstate(all="ignore"):
@@ -192,19 +189,6 @@ def _mistaken_step(worked: WorkedExample, mistake: Mistake, step: int) -> dict[s
     made = TrainingStep(true.samples, true.parameters, values, values["L"], gradients,
                         velocity, updated)
     return _quantities(made)
-
-
-def _changed(right: Derivation, mistaken: Derivation) -> frozenset[str]:
-    """The names of the definitions of `mistaken`, a rewrite of `right`, whose formula differs
-    from `right`'s or uses one that does: the others have `right`'s values."""
-    formulas = {d.symbol.name: d.expr for d in right.definitions}
-    changed: set[str] = set()
-    for definition in mistaken.definitions:
-        name = definition.symbol.name
-        if (formulas.get(name) != definition.expr
-                or any(s.name in changed for s in definition.expr.free_symbols)):
-            changed.add(name)
-    return frozenset(changed)
 
 
 def _quantities(step: TrainingStep) -> dict[str, Any]:

@@ -90,6 +90,18 @@ class Derivation:
         penalty = (self.penalty,) if self.penalty is not None else ()
         return (self.X, self.Y, *self.parameters, *penalty)
 
+    def changed_from(self, original: Derivation) -> frozenset[str]:
+        """The names of this rewrite's definitions whose formula differs from `original`'s or
+        uses one that does: the others have `original`'s values."""
+        formulas = {d.symbol.name: d.expr for d in original.definitions}
+        changed: set[str] = set()
+        for definition in self.definitions:
+            name = definition.symbol.name
+            if (formulas.get(name) != definition.expr
+                    or any(s.name in changed for s in definition.expr.free_symbols)):
+                changed.add(name)
+        return frozenset(changed)
+
     def needed(self, outputs: Sequence[sympy.Basic],
                given: Sequence[sympy.Basic] = ()) -> list[Definition]:
         """The definitions `outputs` depend on, in definition order: what code computing

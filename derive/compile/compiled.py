@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from ..symbolic import Derivation
 from . import cache as code_cache
@@ -54,20 +55,25 @@ def compile_derivation(derivation: Derivation) -> Compiled:
 
 
 @cache
-def compile_changes(derivation: Derivation,
-                    changed: frozenset[str]) -> tuple[Callable, tuple[str, ...]]:
-    """The definitions named in `changed`, in order, lambdified as a function of the
-    derivation's arguments followed by the values of the other definitions they use (named in
-    the tuple returned): a rewrite of a derivation (a catalogued mistake) prints only the lines
-    it changes, its other values being the derivation's own, as a page's script does."""
+def compile_changes(derivation: Derivation, changed: frozenset[str]) -> Callable[..., dict]:
+    """The definitions named in `changed`, lambdified: a function of the derivation's arguments
+    and `known`, the values of the others by name, returning the changed ones by name. A
+    rewrite of a derivation (a catalogued mistake) prints only the lines it changes, its other
+    values being the derivation's own, as a page's script does."""
     computed = [d for d in derivation.definitions if d.symbol.name in changed]
     used = set().union(*(d.expr.free_symbols for d in computed))
     given = tuple(d.symbol for d in derivation.definitions
                   if d.symbol.name not in changed and d.symbol in used)
     source = function_source(derivation, [d.symbol for d in computed], per_block=False,
                              given=given)
-    module = module_source(derivation, {"changes": source})
-    return code_cache.load(module, _name(derivation))["changes"], tuple(s.name for s in given)
+    function = code_cache.load(module_source(derivation, {"changes": source}),
+                               _name(derivation))["changes"]
+
+    def changes(*arguments: Any, known: dict[str, Any]) -> dict[str, Any]:
+        results = function(*arguments, *(known[symbol.name] for symbol in given))
+        return {d.symbol.name: result for d, result in zip(computed, results)}
+
+    return changes
 
 
 def _intermediates_source(derivation: Derivation) -> str:

@@ -194,7 +194,9 @@ def chain(derivation: Derivation, outputs: Sequence[sympy.Basic] | None = None,
 def mistaken_chain(right: Derivation, mistaken: Derivation) -> str:
     """The chain of `mistaken`, a rewrite of `right`, printing only the definitions whose line
     differs from `right`'s or that use one that does: the others come with the arguments, as
-    `right`'s chain computed them, so a page carries each mistake in a few lines."""
+    `right`'s chain computed them, so a page carries each mistake in a few lines. By line, not
+    by formula as `Derivation.changed_from`: a rewrite whose matrices change only their shapes
+    (the transposed gradient) prints its forward pass as `right` does."""
     before = _lines(right, tuple(d.symbol for d in right.definitions))
     uses, changed = depends(mistaken), set()
     for name, line in _lines(mistaken, tuple(d.symbol for d in mistaken.definitions)).items():
